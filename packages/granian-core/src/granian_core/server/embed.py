@@ -1,0 +1,117 @@
+"""Serve an app object on the caller's running loop: no processes, no signals.
+
+This is how a framework serves its app from Python with only granian-core and
+one adapter installed::
+
+    server = EmbeddedServer(app, ServerConfig(interface="asgi", port=8000))
+    await server.serve()        # until server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from ..config import ServerConfig
+from ..errors import ConfigurationError
+from ..interface import Interface, load_interface
+from .sockets import bind_tcp, bind_unix, describe, unlink_unix
+from .supervisor import Hooks
+from .worker import WorkerServer, build_interface, serve_interface
+
+__all__ = ["EmbeddedServer"]
+
+logger = logging.getLogger("_granian")
+
+
+class EmbeddedServer:
+    """One worker run as a coroutine on the current loop."""
+
+    def __init__(
+        self,
+        app: Any,
+        config: ServerConfig | None = None,
+        hooks: Hooks | None = None,
+        interface_cls: type[Interface] | None = None,
+    ) -> None:
+        self.config = config or ServerConfig()
+        self.app = app
+        self.hooks = hooks or Hooks()
+        self.interface_cls = interface_cls or load_interface(self.config.interface)
+        self.sockets: list[socket.socket] = []
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested = False
+        self._reload_requested = False
+
+    @property
+    def bound(self) -> list[str]:
+        """``http://host:port`` of each listening socket, once serving."""
+        return [describe(sock) for sock in self.sockets]
+
+    @property
+    def port(self) -> int:
+        return int(self.sockets[0].getsockname()[1])
+
+    async def serve(self) -> None:
+        """Bind, run the app's startup, serve until :meth:`stop`, then shut down."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
+        for hook in self.hooks.startup:
+            hook()
+        self.sockets = [self._bind()]
+        for addr in self.bound:
+            logger.info("Listening at: %s", addr)
+        try:
+            while True:
+                await self._serve_once()
+                if not self._reload_requested:
+                    break
+                self._reload_requested = False
+                self._stop.clear()
+                for hook in self.hooks.reload:
+                    hook()
+        finally:
+            for sock in self.sockets:
+                if sock.family == socket.AF_UNIX:
+                    unlink_unix(sock)
+                sock.close()
+            for hook in self.hooks.shutdown:
+                hook()
+
+    async def _serve_once(self) -> None:
+        assert self._loop is not None and self._stop is not None
+        interface = build_interface(self.config, self.app, self._loop, self.interface_cls)
+        interface.setup(self._loop)
+        server = WorkerServer(self.config, interface, self.sockets)
+        try:
+            await serve_interface(interface, server, self._stop)
+        finally:
+            interface.teardown(self._loop)
+
+    def stop(self) -> None:
+        """Ask the server to stop (thread-safe; returns at once)."""
+        self._stop_requested = True
+        self._set_stop()
+
+    def reload(self) -> None:
+        """Restart the worker (new interface instance, same sockets)."""
+        self._reload_requested = True
+        self._set_stop()
+
+    def _set_stop(self) -> None:
+        if self._loop is None or self._stop is None:
+            return
+        self._loop.call_soon_threadsafe(self._stop.set)
+
+    def _bind(self) -> socket.socket:
+        config = self.config
+        if config.uds is not None:
+            return bind_unix(config.uds, config.backlog, config.uds_permissions)
+        if config.workers != 1:
+            raise ConfigurationError("The embedded server runs exactly one worker")
+        return bind_tcp(config.address, config.port, config.backlog)

@@ -1,0 +1,147 @@
+"""Per-worker state shared by every connection, and the one place handlers run.
+
+``WorkerState.dispatch`` runs ``Interface.handle_http`` for an exchange as a
+task, keeps at most ``--backpressure`` of them in flight (later ones wait in
+FIFO order and the accept loop pauses), turns failures into 500s or dropped
+connections, and writes the access log line. HTTP/1 and HTTP/2 protocols both
+call it, so these rules hold for every protocol and interface alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
+    from ..exchange import HTTPExchange
+    from ..interface import Interface
+    from ..log import AccessLogger
+
+__all__ = ["WorkerState"]
+
+logger = logging.getLogger("_granian")
+
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+_ERROR_BODY = b"Internal server error"
+
+
+class WorkerState:
+    """What every connection protocol of a worker shares."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        interface: Interface,
+        loop: asyncio.AbstractEventLoop,
+        access_logger: AccessLogger | None = None,
+    ) -> None:
+        self.config = config
+        self.interface = interface
+        self.loop = loop
+        self.connections: set[Any] = set()
+        self.stopping = False
+        self.server_header = b"server: granian\r\n"
+        self.date_header = b""
+        self._access_logger = access_logger
+        self._handle_http = interface.handle_http
+        self._limit = config.resolved_backpressure()
+        self._in_flight = 0
+        self._waiting: deque[HTTPExchange] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._date_timer: asyncio.TimerHandle | None = None
+        #: Called with True when the worker is saturated (stop accepting), False when not.
+        self.on_saturation: Callable[[bool], None] = _ignore
+        self._refresh_date()
+
+    # -- the date header, refreshed once a second -----------------------------------
+    def _refresh_date(self) -> None:
+        now = time.time()
+        self.date_header = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        self._date_timer = self.loop.call_later(1.0 - (now % 1.0), self._refresh_date)
+
+    def close(self) -> None:
+        if self._date_timer is not None:
+            self._date_timer.cancel()
+            self._date_timer = None
+
+    # -- running handlers ---------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def dispatch(self, exchange: HTTPExchange) -> None:
+        """Run the interface's handler for ``exchange`` once a backpressure slot is free."""
+        if self._in_flight >= self._limit:
+            self._waiting.append(exchange)
+            return
+        self._start(exchange)
+
+    def _start(self, exchange: HTTPExchange) -> None:
+        self._in_flight += 1
+        if self._in_flight == self._limit:
+            self.on_saturation(True)
+        task = self.loop.create_task(self._run(exchange))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        while self._waiting:
+            exchange = self._waiting.popleft()
+            if not exchange.disconnected:
+                self._start(exchange)
+                return
+        if self._in_flight == self._limit - 1:
+            self.on_saturation(False)
+
+    async def _run(self, exchange: HTTPExchange) -> None:
+        started = time.time() if self._access_logger is not None else 0.0
+        try:
+            await self._handle_http(exchange)
+        except Exception:
+            logger.exception("Application callable raised an exception")
+            _finish_after_failure(exchange)
+        except asyncio.CancelledError:
+            exchange.abort()
+            raise
+        else:
+            _finish_after_return(exchange)
+        finally:
+            self._release()
+            if self._access_logger is not None:
+                status = exchange.status or 500
+                self._access_logger.log(exchange, started, time.time() - started, status)
+
+    async def wait_handlers(self) -> None:
+        """Wait until every running handler has finished (graceful shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
+    def cancel_handlers(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _finish_after_failure(exchange: HTTPExchange) -> None:
+    if not exchange.response_started:
+        exchange.send_response(500, list(_ERROR_HEADERS), _ERROR_BODY)
+    elif not exchange.response_complete:
+        exchange.abort()
+
+
+def _finish_after_return(exchange: HTTPExchange) -> None:
+    if not exchange.response_started:
+        exchange.send_response(500, [], b"")
+    elif not exchange.response_complete:
+        # The adapter left the body unfinished: the client must not mistake it for whole.
+        exchange.abort()
+
+
+def _ignore(_: bool) -> None:
+    pass

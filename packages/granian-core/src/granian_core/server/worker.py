@@ -1,0 +1,196 @@
+"""One worker: serve an interface on listening sockets until told to stop.
+
+``WorkerServer.serve`` runs on an already running loop (the embedded server
+uses it directly); ``run_worker`` is the entry point of a worker process: it
+builds the loop, loads the app and drives the interface's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ServerConfig
+from ..errors import FatalError
+from ..interface import Interface, StartupFailed, WorkerContext, load_interface
+from .acceptor import Acceptor
+from .state import WorkerState
+
+__all__ = ["WorkerServer", "WorkerSpec", "build_interface", "run_worker"]
+
+logger = logging.getLogger("_granian")
+
+#: Exit codes of a worker process, read by the supervisor.
+EXIT_OK = 0
+EXIT_STARTUP_FAILED = 3
+
+
+class WorkerServer:
+    """Accept loops + connection state for one worker on the running loop."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        interface: Interface,
+        sockets: list[socket.socket],
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self.interface = interface
+        self.sockets = sockets
+        self.ssl_context = ssl_context
+        self.state: WorkerState | None = None
+        self._acceptors: list[Acceptor] = []
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        state = WorkerState(self.config, self.interface, loop, _access_logger(self.config))
+        self.state = state
+        factory = _protocol_factory(self.config, state)
+        self._acceptors = [
+            Acceptor(loop, sock, factory, self.ssl_context) for sock in self.sockets
+        ]
+        state.on_saturation = self._on_saturation
+        for acceptor in self._acceptors:
+            acceptor.start()
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(state)
+
+    def _on_saturation(self, saturated: bool) -> None:
+        for acceptor in self._acceptors:
+            if saturated:
+                acceptor.pause()
+            else:
+                acceptor.resume()
+
+    async def _shutdown(self, state: WorkerState) -> None:
+        for acceptor in self._acceptors:
+            acceptor.close()
+        state.stopping = True
+        for conn in list(state.connections):
+            conn.shutdown()
+        await state.wait_handlers()
+        while state.connections:  # responses still flushing; connections close themselves
+            await asyncio.sleep(0.01)
+        state.close()
+
+
+def _protocol_factory(config: ServerConfig, state: WorkerState) -> Callable[[], asyncio.Protocol]:
+    from ..http1 import H1Protocol
+
+    def factory() -> asyncio.Protocol:
+        return H1Protocol(state)
+
+    return factory
+
+
+def _access_logger(config: ServerConfig) -> Any:
+    if not (config.log_access and config.log_enabled):
+        return None
+    from ..log import AccessLogger
+
+    return AccessLogger(config.log_access_format)
+
+
+def build_interface(
+    config: ServerConfig,
+    app: Any,
+    loop: asyncio.AbstractEventLoop,
+    interface_cls: type[Interface] | None = None,
+    worker_id: int = 1,
+) -> Interface:
+    cls = interface_cls or load_interface(config.interface)
+    return cls(app, WorkerContext(config=config, loop=loop, worker_id=worker_id))
+
+
+async def serve_interface(
+    interface: Interface, server: WorkerServer, stop: asyncio.Event
+) -> None:
+    """Startup, serve until ``stop``, shutdown: the interface's whole async life."""
+    await interface.startup()
+    try:
+        await server.serve(stop)
+    finally:
+        await interface.shutdown()
+        pool = interface.context._blocking_pool
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker process needs; picklable for the spawn start method."""
+
+    config: ServerConfig
+    target: str
+    worker_id: int
+    sockets: list[socket.socket]
+    target_loader: Callable[[str], Any] | None = None
+
+
+def run_worker(spec: WorkerSpec) -> None:
+    """Worker process entry point. Exits with a code the supervisor understands."""
+    from ..log import configure_logging
+    from ..loops import loops
+
+    config = spec.config
+    configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
+    name = f"worker-{spec.worker_id}"
+    try:
+        loop = loops.get(config.loop)
+        app = _load_app(spec)
+        interface = build_interface(config, app, loop, worker_id=spec.worker_id)
+        interface.setup(loop)
+    except FatalError as exc:
+        logger.error("%s", exc)
+        sys.exit(EXIT_STARTUP_FAILED)
+    except Exception:
+        logger.exception("%s failed to start", name)
+        sys.exit(EXIT_STARTUP_FAILED)
+
+    stop = asyncio.Event()
+    _install_signal_handlers(loop, stop)
+    server = WorkerServer(config, interface, spec.sockets)
+    logger.info("Started %s", name)
+    code = EXIT_OK
+    try:
+        loop.run_until_complete(serve_interface(interface, server, stop))
+    except StartupFailed as exc:
+        logger.error("Application startup failed: %s", exc)
+        code = EXIT_STARTUP_FAILED
+    finally:
+        interface.teardown(loop)
+        loop.close()
+    sys.exit(code)
+
+
+def _load_app(spec: WorkerSpec) -> Any:
+    if spec.target_loader is not None:
+        return spec.target_loader(spec.target)
+    from ..loading import load_target
+
+    return load_target(
+        spec.target, factory=spec.config.factory, working_dir=spec.config.working_dir
+    )
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    # The supervisor reloads on SIGHUP; a worker just ignores it.
+    if hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, _noop)
+
+
+def _noop() -> None:
+    pass

@@ -1,0 +1,169 @@
+"""Fixtures that run the real server: in a thread (``serve``) or as a process (``granian_proc``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from granian_core.config import ServerConfig
+from granian_core.interface import Interface
+from granian_core.loops import loops
+from granian_core.server.embed import EmbeddedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT = 15.0
+
+
+@dataclass
+class ServerHandle:
+    """A running server: where it listens, and the objects behind it."""
+
+    server: EmbeddedServer
+    thread: threading.Thread
+    errors: list[BaseException] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "server did not stop within 15 s"
+
+
+def _run_server(handle: ServerHandle, loop_name: str) -> None:
+    loop = loops.get(loop_name)
+    try:
+        loop.run_until_complete(handle.server.serve())
+    except BaseException as exc:
+        handle.errors.append(exc)
+    finally:
+        loop.close()
+
+
+@contextlib.contextmanager
+def run_server(app: Any, interface: str | type[Interface] = "asgi", **options: Any) -> Iterator[ServerHandle]:
+    """Serve ``app`` on 127.0.0.1 (a free port) in a background thread."""
+    interface_cls = interface if isinstance(interface, type) else None
+    name = options.pop("interface_name", "rsgi" if interface_cls else interface)
+    options.setdefault("port", 0)
+    config = ServerConfig(interface=name, **options)
+    server = EmbeddedServer(app, config, interface_cls=interface_cls)
+    handle = ServerHandle(server=server, thread=threading.Thread(target=lambda: None))
+    handle.thread = threading.Thread(
+        target=_run_server, args=(handle, config.loop), name="test-server", daemon=True
+    )
+    handle.thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not server.sockets:
+        if handle.errors:
+            raise handle.errors[0]
+        if time.monotonic() > deadline:
+            raise TimeoutError("server did not start")
+        time.sleep(0.005)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+    if handle.errors:
+        raise handle.errors[0]
+
+
+@pytest.fixture
+def serve() -> Callable[..., contextlib.AbstractContextManager[ServerHandle]]:
+    """``with serve(app, interface="asgi", **config_fields) as srv:`` → ``srv.url``."""
+    return run_server
+
+
+@pytest.fixture(params=["h11", "httptools"])
+def parser(request: pytest.FixtureRequest) -> str:
+    """Both HTTP/1 parsers: every HTTP/1 behaviour test runs against each."""
+    return str(request.param)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[str] | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@dataclass
+class GranianProcess:
+    proc: subprocess.Popen[str]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 15.0) -> tuple[int, str]:
+        """SIGTERM the server; return its exit code and everything it printed."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return self.proc.returncode, out
+
+
+def granian_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "granian", *args]
+
+
+@pytest.fixture
+def granian_proc() -> Iterator[Callable[..., GranianProcess]]:
+    """Start ``python -m granian ARGS --port <free>`` and wait until it listens."""
+    started: list[GranianProcess] = []
+
+    def start(*args: str, wait: bool = True, env: dict[str, str] | None = None) -> GranianProcess:
+        port = free_port()
+        proc = subprocess.Popen(
+            granian_command(*args, "--port", str(port)),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        handle = GranianProcess(proc, port)
+        started.append(handle)
+        if wait:
+            wait_for_port(port, proc)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop()
