@@ -104,7 +104,7 @@ class EmbeddedServer:
         self._set_stop()
 
     def _set_stop(self) -> None:
-        if self._loop is None or self._stop is None:
+        if self._loop is None or self._stop is None or self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._stop.set)
 

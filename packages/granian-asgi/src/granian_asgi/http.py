@@ -1,0 +1,164 @@
+"""One ASGI HTTP request/response cycle: ``receive`` and ``send`` over an exchange.
+
+``send`` maps the ASGI messages onto the exchange's fast paths: a start followed
+by a single final body becomes one ``send_response`` (so the start is held until
+the first body message), a streamed body becomes ``start_response``/``write``/
+``end_response``, and ``http.response.pathsend`` becomes ``send_file``.
+
+App mistakes (wrong order, unknown types, bad values) raise ``RuntimeError``
+inside ``send``; the core then answers 500 or drops the connection. Messages
+sent after the client went away are dropped silently, as Granian does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+from granian_core.exchange import ClientDisconnected, Headers, HTTPExchange
+
+from .asgi_types import Message
+
+__all__ = ["HTTPCycle"]
+
+# Response progress. The start is held back until the body decides the fast path.
+_IDLE = 0  # nothing sent yet
+_HELD = 1  # http.response.start received, nothing written
+_STREAMING = 2  # head committed, more body to come
+_DONE = 3  # response complete
+
+_STATE_NAMES = ("not started", "started", "streaming", "complete")
+
+
+class HTTPCycle:
+    """The ``receive``/``send`` pair handed to the app for one exchange."""
+
+    __slots__ = ("_body_done", "_disconnected", "_exchange", "_headers", "_state", "_status")
+
+    def __init__(self, exchange: HTTPExchange) -> None:
+        self._exchange = exchange
+        self._state = _IDLE
+        self._status = 0
+        self._headers: Headers = []
+        self._body_done = False
+        self._disconnected = False
+
+    # -- receive ---------------------------------------------------------------------
+    async def receive(self) -> Message:
+        """``http.request`` per body chunk, then ``http.disconnect`` once the cycle ends."""
+        if not self._body_done:
+            exchange = self._exchange
+            if exchange.body_complete:
+                # A body-less request (or a body already read): one empty, final message.
+                self._body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            try:
+                body = await exchange.receive()
+            except ClientDisconnected:
+                self._body_done = self._disconnected = True
+                return {"type": "http.disconnect"}
+            more_body = not exchange.body_complete
+            self._body_done = not more_body
+            return {"type": "http.request", "body": body, "more_body": more_body}
+        if not self._disconnected:
+            await self._exchange.wait_disconnect()
+            self._disconnected = True
+        return {"type": "http.disconnect"}
+
+    # -- send ------------------------------------------------------------------------
+    async def send(self, message: Message) -> None:
+        if self._exchange.disconnected:
+            return
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise RuntimeError(f"Invalid ASGI message (no 'type'): {message!r}") from None
+        if kind == "http.response.body":
+            if self._on_body(message):
+                await self._drain()
+        elif kind == "http.response.start":
+            self._on_start(message)
+        elif kind == "http.response.pathsend":
+            await self._on_pathsend(message)
+        else:
+            raise RuntimeError(f"Unsupported ASGI message: {kind!r}")
+
+    def _on_start(self, message: Message) -> None:
+        if self._state != _IDLE:
+            raise self._flow_error("http.response.start")
+        status = message.get("status")
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise RuntimeError(f"ASGI response status must be an int, got {status!r}")
+        self._status = status
+        self._headers = response_headers(message.get("headers", ()))
+        self._state = _HELD
+
+    def _on_body(self, message: Message) -> bool:
+        """Write one body message; True when the app must wait for the transport to drain."""
+        body = _body_bytes(message.get("body", b""))
+        more_body = message.get("more_body", False)
+        exchange = self._exchange
+        state = self._state
+        if state == _HELD:
+            if not more_body:
+                self._state = _DONE
+                exchange.send_response(self._status, self._headers, body)
+                return False
+            self._state = _STREAMING
+            exchange.start_response(self._status, self._headers)
+        elif state != _STREAMING:
+            raise self._flow_error("http.response.body")
+        if not more_body:
+            self._state = _DONE
+            exchange.end_response(body)
+            return False
+        if body:
+            exchange.write(body)
+        return exchange.write_paused
+
+    async def _drain(self) -> None:
+        # A disconnect here is not the app's error: later sends are dropped.
+        with contextlib.suppress(ClientDisconnected):
+            await self._exchange.drain()
+
+    async def _on_pathsend(self, message: Message) -> None:
+        if self._state != _HELD:
+            raise self._flow_error("http.response.pathsend")
+        path = message.get("path")
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if not isinstance(path, str):
+            raise RuntimeError(f"ASGI pathsend 'path' must be a str, got {path!r}")
+        # FileNotFoundError propagates with nothing sent: the core answers 500.
+        await self._exchange.send_file(self._status, self._headers, path)
+        self._state = _DONE
+
+    def _flow_error(self, kind: str) -> RuntimeError:
+        return RuntimeError(
+            f"ASGI flow error: {kind!r} sent when the response is {_STATE_NAMES[self._state]}"
+        )
+
+
+def response_headers(raw: Any) -> Headers:
+    """The app's response headers as a fresh list of ``(bytes, bytes)`` tuples, checked."""
+    if not isinstance(raw, (list, tuple)):
+        raise RuntimeError(f"ASGI response headers must be a list of pairs, got {raw!r}")
+    headers: Headers = []
+    for item in raw:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise RuntimeError(f"ASGI response header must be a pair: {item!r}") from None
+        if type(name) is not bytes or type(value) is not bytes:
+            raise RuntimeError(f"ASGI response header name and value must be bytes: {item!r}")
+        headers.append((name, value))
+    return headers
+
+
+def _body_bytes(body: Any) -> bytes:
+    if type(body) is bytes:
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise RuntimeError(f"ASGI response body must be bytes, got {type(body).__name__}")
