@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from granian_core.config import ServerConfig
 from granian_core.interface import Interface
 from granian_core.loops import loops
@@ -62,7 +61,9 @@ def _run_server(handle: ServerHandle, loop_name: str) -> None:
 
 
 @contextlib.contextmanager
-def run_server(app: Any, interface: str | type[Interface] = "asgi", **options: Any) -> Iterator[ServerHandle]:
+def run_server(
+    app: Any, interface: str | type[Interface] = "asgi", **options: Any
+) -> Iterator[ServerHandle]:
     """Serve ``app`` on 127.0.0.1 (a free port) in a background thread."""
     interface_cls = interface if isinstance(interface, type) else None
     name = options.pop("interface_name", "rsgi" if interface_cls else interface)
@@ -107,7 +108,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[str] | None = None, timeout: float = 20.0) -> None:
+def wait_for_port(
+    port: int, proc: subprocess.Popen[str] | None = None, timeout: float = 20.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -170,7 +170,11 @@ class HTTPExchange(abc.ABC):
         offset: int = 0,
         count: int | None = None,
     ) -> None:
-        """Send ``count`` bytes of the file at ``path`` from ``offset`` (to EOF if None)."""
+        """Send ``count`` bytes of the file at ``path`` from ``offset`` (to EOF if None).
+
+        ``count`` is clamped at end of file, and ``content-length`` is set from the
+        bytes actually sent unless the adapter gave one.
+        """
 
     @abc.abstractmethod
     def abort(self) -> None:

@@ -102,7 +102,7 @@ class Acceptor:
         if self._tcp:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         setup = self._loop.create_task(
-            self._loop.connect_accepted_socket(  # type: ignore[arg-type]
+            self._loop.connect_accepted_socket(
                 self._factory,
                 conn,
                 ssl=self._ssl,

@@ -14,9 +14,10 @@ import logging
 import socket
 from typing import Any
 
-from ..config import ServerConfig
-from ..errors import ConfigurationError
-from ..interface import Interface, load_interface
+from granian_core.config import ServerConfig
+from granian_core.errors import ConfigurationError
+from granian_core.interface import Interface, load_interface
+
 from .sockets import bind_tcp, bind_unix, describe, unlink_unix
 from .supervisor import Hooks
 from .worker import WorkerServer, build_interface, serve_interface
@@ -84,7 +85,8 @@ class EmbeddedServer:
                 hook()
 
     async def _serve_once(self) -> None:
-        assert self._loop is not None and self._stop is not None
+        assert self._loop is not None
+        assert self._stop is not None
         interface = build_interface(self.config, self.app, self._loop, self.interface_cls)
         interface.setup(self._loop)
         server = WorkerServer(self.config, interface, self.sockets)

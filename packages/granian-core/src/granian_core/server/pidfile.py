@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from ..errors import PidFileError
+from granian_core.errors import PidFileError
 
 __all__ = ["PidFile"]
 

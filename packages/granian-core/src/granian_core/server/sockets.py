@@ -9,7 +9,7 @@ import socket
 import stat
 from pathlib import Path
 
-from ..errors import ConfigurationError
+from granian_core.errors import ConfigurationError
 
 __all__ = ["bind_tcp", "bind_unix", "describe", "unlink_unix"]
 

@@ -18,10 +18,10 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..config import ServerConfig
-    from ..exchange import HTTPExchange
-    from ..interface import Interface
-    from ..log import AccessLogger
+    from granian_core.config import ServerConfig
+    from granian_core.exchange import HTTPExchange
+    from granian_core.interface import Interface
+    from granian_core.log import AccessLogger
 
 __all__ = ["WorkerState"]
 

@@ -21,7 +21,8 @@ from multiprocessing import connection as mp_connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..config import ServerConfig
+from granian_core.config import ServerConfig
+
 from .pidfile import PidFile
 from .sockets import bind_tcp, bind_unix, describe, unlink_unix
 from .worker import WorkerSpec, run_worker
@@ -69,7 +70,8 @@ class Supervisor:
         self.hooks = hooks or Hooks()
         self.target_loader = target_loader
         self.worker_entry = worker_entry
-        self._mp = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        method = "fork" if sys.platform == "linux" else "spawn"
+        self._mp: Any = multiprocessing.get_context(method)
         self._sockets: list[socket.socket] = []
         self._workers: dict[int, _Worker] = {}
         self._wake_r, self._wake_w = socket.socketpair()
@@ -81,7 +83,7 @@ class Supervisor:
     # -- public API -----------------------------------------------------------------------
     def run(self) -> int:
         """Serve until SIGINT/SIGTERM (or ``signal_handler_interrupt``); return the exit code."""
-        from ..log import configure_logging
+        from granian_core.log import configure_logging
 
         config = self.config
         configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
@@ -179,7 +181,7 @@ class Supervisor:
             ready = mp_connection.wait([*by_sentinel, self._wake_r])
             self._drain_wakeups()
             for item in ready:
-                worker = by_sentinel.get(item)  # type: ignore[call-overload]
+                worker = by_sentinel.get(item) if isinstance(item, int) else None
                 if worker is None or self._stop_requested:
                     continue
                 if not self._on_unexpected_exit(worker):

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ServerConfig
-from ..errors import FatalError
-from ..interface import Interface, StartupFailed, WorkerContext, load_interface
+from granian_core.config import ServerConfig
+from granian_core.errors import FatalError
+from granian_core.interface import Interface, StartupFailed, WorkerContext, load_interface
+
 from .acceptor import Acceptor
 from .state import WorkerState
 
@@ -30,6 +31,8 @@ logger = logging.getLogger("_granian")
 #: Exit codes of a worker process, read by the supervisor.
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 3
+#: After the last handler finished, how long responses may still take to flush on shutdown.
+FLUSH_GRACE_SECONDS = 10.0
 
 
 class WorkerServer:
@@ -55,9 +58,7 @@ class WorkerServer:
         state = WorkerState(self.config, self.interface, loop, _access_logger(self.config))
         self.state = state
         factory = _protocol_factory(self.config, state)
-        self._acceptors = [
-            Acceptor(loop, sock, factory, self.ssl_context) for sock in self.sockets
-        ]
+        self._acceptors = [Acceptor(loop, sock, factory, self.ssl_context) for sock in self.sockets]
         state.on_saturation = self._on_saturation
         for acceptor in self._acceptors:
             acceptor.start()
@@ -80,13 +81,17 @@ class WorkerServer:
         for conn in list(state.connections):
             conn.shutdown()
         await state.wait_handlers()
-        while state.connections:  # responses still flushing; connections close themselves
+        # Finished responses may still be flushing to slow readers: give them a bounded grace.
+        deadline = asyncio.get_running_loop().time() + FLUSH_GRACE_SECONDS
+        while state.connections and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
+        for conn in list(state.connections):
+            conn.abort()
         state.close()
 
 
 def _protocol_factory(config: ServerConfig, state: WorkerState) -> Callable[[], asyncio.Protocol]:
-    from ..http1 import H1Protocol
+    from granian_core.http1 import H1Protocol
 
     def factory() -> asyncio.Protocol:
         return H1Protocol(state)
@@ -97,7 +102,7 @@ def _protocol_factory(config: ServerConfig, state: WorkerState) -> Callable[[], 
 def _access_logger(config: ServerConfig) -> Any:
     if not (config.log_access and config.log_enabled):
         return None
-    from ..log import AccessLogger
+    from granian_core.log import AccessLogger
 
     return AccessLogger(config.log_access_format)
 
@@ -113,9 +118,7 @@ def build_interface(
     return cls(app, WorkerContext(config=config, loop=loop, worker_id=worker_id))
 
 
-async def serve_interface(
-    interface: Interface, server: WorkerServer, stop: asyncio.Event
-) -> None:
+async def serve_interface(interface: Interface, server: WorkerServer, stop: asyncio.Event) -> None:
     """Startup, serve until ``stop``, shutdown: the interface's whole async life."""
     await interface.startup()
     try:
@@ -140,8 +143,8 @@ class WorkerSpec:
 
 def run_worker(spec: WorkerSpec) -> None:
     """Worker process entry point. Exits with a code the supervisor understands."""
-    from ..log import configure_logging
-    from ..loops import loops
+    from granian_core.log import configure_logging
+    from granian_core.loops import loops
 
     config = spec.config
     configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
@@ -177,7 +180,7 @@ def run_worker(spec: WorkerSpec) -> None:
 def _load_app(spec: WorkerSpec) -> Any:
     if spec.target_loader is not None:
         return spec.target_loader(spec.target)
-    from ..loading import load_target
+    from granian_core.loading import load_target
 
     return load_target(
         spec.target, factory=spec.config.factory, working_dir=spec.config.working_dir

@@ -1,0 +1,123 @@
+"""The reference HTTP/1.1 request parser: h11 used purely as a parser.
+
+We never send through h11 (responses are serialized by the connection), so
+h11's own state machine cannot cycle to the next request. Instead, once a
+request's ``EndOfMessage`` is out, the bytes h11 still holds
+(``trailing_data``) go into a fresh ``h11.Connection`` that parses the next
+pipelined request.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import h11
+
+from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
+from .parsers import expects_continue, upgrade_protocol, wants_keep_alive
+
+__all__ = ["H11Parser"]
+
+_SUPPORTED_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
+#: Bytes a head line costs beyond its name and value (": " and CRLF).
+_LINE_OVERHEAD = 4
+
+
+class H11Parser:
+    """Parses a stream of requests with h11; see :class:`~.parsers.RequestParser`."""
+
+    __slots__ = ("_conn", "_done", "_keep_alive", "_last", "_max_head", "buffered", "events")
+
+    def __init__(self, max_head_size: int, keep_alive: bool = True) -> None:
+        self.events: deque[Event] = deque()
+        self.buffered = 0
+        self._max_head = max_head_size
+        self._keep_alive = keep_alive
+        #: The request being parsed is the connection's last (no keep-alive).
+        self._last = False
+        #: Input is ignored: after an error, or after the last request.
+        self._done = False
+        self._conn = self._new_connection()
+
+    def _new_connection(self) -> h11.Connection:
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+
+    def feed(self, data: bytes) -> None:
+        if self._done or not data:
+            return
+        self._conn.receive_data(data)
+        self._pump()
+
+    def _pump(self) -> None:
+        conn = self._conn
+        events = self.events
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._fail(exc.error_status_hint, str(exc))
+                return
+            kind = type(event)
+            if kind is h11.Data:
+                data = bytes(event.data)  # type: ignore[union-attr]
+                events.append(BodyData(data))
+                self.buffered += len(data)
+            elif kind is h11.Request:
+                head = self._head(event)  # type: ignore[arg-type]
+                if head is None:
+                    return
+                events.append(head)
+                self.buffered += head.size
+                self._last = not (head.keep_alive and self._keep_alive)
+            elif kind is h11.EndOfMessage:
+                events.append(END_OF_BODY)
+                if self._last:
+                    self._done = True
+                    return
+                conn = self._next_cycle()
+            else:  # NEED_DATA (PAUSED cannot follow a fresh connection)
+                return
+
+    def _next_cycle(self) -> h11.Connection:
+        trailing, _closed = self._conn.trailing_data
+        self._conn = conn = self._new_connection()
+        if trailing:
+            conn.receive_data(trailing)
+        return conn
+
+    def _head(self, request: h11.Request) -> RequestHead | None:
+        version = _SUPPORTED_VERSIONS.get(request.http_version)
+        if version is None:
+            self._fail(505, "HTTP version not supported")
+            return None
+        target = request.target
+        size = len(target) + len(request.method) + 12
+        connection = expect = upgrade = None
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in request.headers:
+            headers.append((name, value))
+            size += len(name) + len(value) + _LINE_OVERHEAD
+            if name == b"connection":
+                connection = value if connection is None else connection + b", " + value
+            elif name == b"expect":
+                expect = value
+            elif name == b"upgrade":
+                upgrade = value
+        if size > self._max_head:
+            # h11 bounds only a head still incomplete; one that arrived whole is checked here.
+            self._fail(431, "Request header fields too large")
+            return None
+        return RequestHead(
+            request.method.decode("ascii"),
+            target,
+            version,
+            headers,
+            wants_keep_alive(version, connection),
+            expects_continue(version, expect),
+            upgrade_protocol(connection, upgrade),
+            size,
+        )
+
+    def _fail(self, status: int, reason: str) -> None:
+        self.events.append(ParseError(status, reason))
+        self._done = True

@@ -1,0 +1,233 @@
+"""The fast HTTP/1.1 request parser: httptools (llhttp), with h11's rules added.
+
+llhttp is strict by default (it rejects Content-Length with Transfer-Encoding,
+bad chunk framing, whitespace before a colon, bare LF). On top of it this
+parser enforces what h11 also enforces: a head size limit (431; httptools has
+no knob, so head bytes are counted), exactly one ``Host`` on HTTP/1.1,
+``Transfer-Encoding: chunked`` as the only coding (501), HTTP/1.0 and 1.1 only
+(505).
+
+Upgrade requests: llhttp stops after their head and raises
+``HttpParserUpgrade``. Until the WebSocket layer takes such bytes over, an
+upgrade request is served as plain HTTP: parsing resumes where llhttp stopped.
+llhttp also skips the *body* of an upgrade request; when one was announced the
+framing headers are replayed into a fresh parser so the body is parsed normally.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import httptools
+
+from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
+from .parsers import expects_continue, upgrade_protocol
+
+__all__ = ["HttptoolsParser"]
+
+#: Header names this parser looks at while the head streams in.
+_WATCHED = frozenset(
+    {b"host", b"connection", b"expect", b"upgrade", b"transfer-encoding", b"content-length"}
+)
+#: Bytes a head line costs beyond its name and value (": " and CRLF).
+_LINE_OVERHEAD = 4
+_METHODS = {
+    m.encode(): m
+    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+}
+
+
+class _Reject(Exception):
+    """Raised from a callback to stop llhttp; the reason is in ``_error``."""
+
+
+class HttptoolsParser:
+    """Parses a stream of requests with httptools; see :class:`~.parsers.RequestParser`."""
+
+    __slots__ = (
+        "_began_in_feed",
+        "_body_skipped",
+        "_connection",
+        "_done",
+        "_error",
+        "_expect",
+        "_framing",
+        "_head_bytes",
+        "_headers",
+        "_hosts",
+        "_in_head",
+        "_keep_alive",
+        "_last",
+        "_max_head",
+        "_parser",
+        "_replaying",
+        "_stalled_bytes",
+        "_upgrade",
+        "_url",
+        "buffered",
+        "events",
+    )
+
+    def __init__(self, max_head_size: int, keep_alive: bool = True) -> None:
+        self.events: deque[Event] = deque()
+        self.buffered = 0
+        self._max_head = max_head_size
+        self._keep_alive = keep_alive
+        self._parser = httptools.HttpRequestParser(self)
+        self._done = False
+        self._last = False
+        self._error: ParseError | None = None
+        self._replaying = False
+        self._body_skipped = False
+        # Head size accounting: completed fields (precise) and whole later feeds (stalls).
+        self._in_head = False
+        self._began_in_feed = False
+        self._stalled_bytes = 0
+        self._reset_head()
+
+    def _reset_head(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._hosts = 0
+        self._connection: bytes | None = None
+        self._expect: bytes | None = None
+        self._upgrade: bytes | None = None
+        self._framing: list[tuple[bytes, bytes]] | None = None
+
+    # -- input ---------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        while not self._done:
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                data = data[exc.args[0] :]
+                if self._body_skipped:
+                    self._replay_framing()
+                continue
+            except httptools.HttpParserError as exc:
+                self._on_error(exc)
+                return
+            break
+        self._account_stall(len(data))
+
+    def _account_stall(self, fed: int) -> None:
+        # A head still incomplete after a whole feed grows by that feed: bound it
+        # (counting only feeds after the one it began in, so never over-counting).
+        if self._in_head and not self._began_in_feed:
+            self._stalled_bytes += fed
+            if self._stalled_bytes > self._max_head:
+                self._fail(ParseError(431, "Request header fields too large"))
+        self._began_in_feed = False
+
+    def _on_error(self, exc: Exception) -> None:
+        if self._done:  # bytes after the connection's last request: never served
+            return
+        error = self._error or ParseError(400, str(exc) or "Malformed request")
+        self._fail(error)
+
+    def _fail(self, error: ParseError) -> None:
+        self.events.append(error)
+        self._done = True
+        self._in_head = False
+
+    def _reject(self, status: int, reason: str) -> _Reject:
+        self._error = ParseError(status, reason)
+        return _Reject()
+
+    # -- llhttp callbacks ------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._done:
+            raise _Reject()
+        if self._replaying:
+            return
+        self._reset_head()
+        self._in_head = True
+        self._began_in_feed = True
+        self._stalled_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        if not self._replaying:
+            self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._replaying:
+            return
+        lname = name.lower()
+        self._headers.append((lname, value))
+        self._head_bytes += len(name) + len(value) + _LINE_OVERHEAD
+        if lname in _WATCHED:
+            self._watched_header(lname, value)
+
+    def _watched_header(self, name: bytes, value: bytes) -> None:
+        if name == b"host":
+            self._hosts += 1
+        elif name == b"connection":
+            old = self._connection
+            self._connection = value if old is None else old + b", " + value
+        elif name == b"expect":
+            self._expect = value
+        elif name == b"upgrade":
+            self._upgrade = value
+        else:  # framing headers, replayed if llhttp skips an upgrade request's body
+            if name == b"transfer-encoding" and value.strip().lower() != b"chunked":
+                raise self._reject(501, "Only Transfer-Encoding: chunked is supported")
+            if self._framing is None:
+                self._framing = []
+            self._framing.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self._replaying:
+            self._replaying = False
+            return
+        self._in_head = False
+        parser = self._parser
+        version = parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise self._reject(505, "HTTP version not supported")
+        size = self._head_bytes + len(self._url)
+        if size > self._max_head:
+            raise self._reject(431, "Request header fields too large")
+        if self._hosts != 1 and (version == "1.1" or self._hosts > 1):
+            raise self._reject(400, "Missing or multiple Host headers")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        keep_alive = parser.should_keep_alive()
+        expect = self._expect
+        connection = self._connection
+        upgrade = None if connection is None else upgrade_protocol(connection, self._upgrade)
+        # llhttp skips an upgrade request's body; remember to replay its framing.
+        self._body_skipped = parser.should_upgrade() and self._framing is not None
+        head = RequestHead(
+            method,
+            self._url,
+            version,
+            self._headers,
+            keep_alive,
+            expect is not None and expects_continue(version, expect),
+            upgrade,
+            size,
+        )
+        self.events.append(head)
+        self.buffered += size
+        self._last = not (keep_alive and self._keep_alive)
+
+    def on_body(self, body: bytes) -> None:
+        self.events.append(BodyData(body))
+        self.buffered += len(body)
+
+    def on_message_complete(self) -> None:
+        if self._body_skipped:
+            return  # the body follows, parsed by the replaying parser
+        self.events.append(END_OF_BODY)
+        if self._last:
+            self._done = True
+
+    # -- upgrade requests with a body -------------------------------------------------
+    def _replay_framing(self) -> None:
+        """Parse the skipped body: a fresh parser gets a synthetic head with its framing."""
+        self._body_skipped = False
+        framing = b"".join(name + b": " + value + b"\r\n" for name, value in self._framing or ())
+        self._parser = httptools.HttpRequestParser(self)
+        self._replaying = True
+        self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n")

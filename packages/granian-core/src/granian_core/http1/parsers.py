@@ -1,0 +1,81 @@
+"""The parser interface both HTTP/1 parsers implement, and the factory that picks one.
+
+A parser turns bytes into :mod:`events <granian_core.http1.events>` and appends
+them to its ``events`` deque; ``buffered`` counts the bytes those queued events
+hold (body data and approximate head sizes). The connection pops events and
+subtracts what it pops, so ``buffered`` is what the server holds for this
+connection and is what read flow control looks at.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+from .events import Event
+
+__all__ = [
+    "PARSERS",
+    "RequestParser",
+    "connection_tokens",
+    "expects_continue",
+    "make_parser",
+    "upgrade_protocol",
+    "wants_keep_alive",
+]
+
+PARSERS = ("h11", "httptools")
+
+
+class RequestParser(Protocol):
+    events: deque[Event]
+    buffered: int
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; append the events it completes. Never raises for bad input."""
+
+
+def make_parser(name: str, max_head_size: int, keep_alive: bool = True) -> RequestParser:
+    """A parser by name (``h11`` or ``httptools``).
+
+    ``max_head_size`` bounds a request head (431 beyond). With ``keep_alive``
+    false the parser stops after the first request: nothing later is served.
+    """
+    if name == "httptools":
+        from .parse_httptools import HttptoolsParser
+
+        return HttptoolsParser(max_head_size, keep_alive)
+    if name == "h11":
+        from .parse_h11 import H11Parser
+
+        return H11Parser(max_head_size, keep_alive)
+    raise ValueError(f"unknown HTTP/1 parser {name!r}")
+
+
+def connection_tokens(value: bytes) -> list[bytes]:
+    """The lower-cased tokens of a ``Connection`` header value."""
+    return [token.strip() for token in value.lower().split(b",")]
+
+
+def wants_keep_alive(http_version: str, connection: bytes | None) -> bool:
+    """Whether a request asks to keep the connection open after its response."""
+    if connection is None:
+        return http_version == "1.1"
+    tokens = connection_tokens(connection)
+    if b"close" in tokens:
+        return False
+    return http_version == "1.1" or b"keep-alive" in tokens
+
+
+def expects_continue(http_version: str, expect: bytes | None) -> bool:
+    """``Expect: 100-continue`` on an HTTP/1.1 request (HTTP/1.0 clients cannot expect it)."""
+    return expect is not None and http_version == "1.1" and expect.lower() == b"100-continue"
+
+
+def upgrade_protocol(connection: bytes | None, upgrade: bytes | None) -> bytes | None:
+    """The requested protocol of an upgrade request (``Connection: upgrade`` + ``Upgrade``)."""
+    if connection is None or upgrade is None:
+        return None
+    if b"upgrade" not in connection_tokens(connection):
+        return None
+    return upgrade.strip().lower()

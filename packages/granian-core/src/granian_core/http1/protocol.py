@@ -1,0 +1,399 @@
+"""``H1Protocol``: socket I/O, timers and flow control around an :class:`H1Connection`.
+
+One protocol per TCP (or TLS, or Unix) connection. It feeds received bytes to
+the sans-IO connection, turns each complete request head into an
+:class:`~.exchange.H1Exchange` handed to ``WorkerState.dispatch``, writes what
+the connection serializes, and owns everything time- or buffer-related:
+
+- header read timeout: one ``call_at`` timer per connection, armed at connection
+  open and after each response, re-armed lazily (a moved deadline costs no new
+  timer); a client that does not complete a head in time is disconnected;
+- read flow control: reading pauses while more than ``http1_buffer_size``
+  parsed bytes wait (unread body, pipelined requests) and resumes at half;
+- write flow control: ``pause_writing``/``resume_writing`` drive ``drain()``;
+- pipelining: one request at a time; with ``--http1-pipeline-flush`` the
+  responses to a batch of pipelined requests go out in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import IO, TYPE_CHECKING, cast
+
+from granian_core.exchange import ClientDisconnected
+
+from .connection import BodyError, H1Connection
+from .events import ParseError
+from .exchange import H1Exchange
+from .parsers import make_parser
+from .transport_info import connection_info, native_sendfile
+
+if TYPE_CHECKING:
+    from granian_core.config import ServerConfig
+    from granian_core.server.state import WorkerState
+
+__all__ = ["H1Protocol"]
+
+logger = logging.getLogger("_granian")
+
+#: Unread request body the server reads and drops to keep a connection alive; beyond, it closes.
+DISCARD_LIMIT = 256 * 1024
+#: Responses to pipelined requests held back for one write (--http1-pipeline-flush), at most.
+DEFERRED_LIMIT = 64 * 1024
+#: Chunk size when a file is sent by reading and writing (no sendfile).
+FILE_CHUNK = 256 * 1024
+#: Timers may fire this early (the loop's clock resolution); still counts as expired.
+_TIMER_SLACK = 0.005
+
+
+class _Settings:
+    """The HTTP/1 options, resolved once per configuration (not once per connection)."""
+
+    __slots__ = ("buffer_size", "header_read_timeout", "keep_alive", "parser", "pipeline_flush")
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.parser = config.resolved_http1_parser()
+        self.buffer_size = config.http1_buffer_size
+        self.header_read_timeout = config.http1_header_read_timeout / 1000
+        self.keep_alive = config.http1_keep_alive
+        self.pipeline_flush = config.http1_pipeline_flush
+
+
+_settings_cache: tuple[ServerConfig, _Settings] | None = None
+
+
+def _settings_for(config: ServerConfig) -> _Settings:
+    global _settings_cache
+    cached = _settings_cache
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    settings = _Settings(config)
+    _settings_cache = (config, settings)
+    return settings
+
+
+class H1Protocol(asyncio.Protocol):
+    """The HTTP/1.1 server side of one connection."""
+
+    __slots__ = (
+        "_body_waiter",
+        "_closing",
+        "_conn",
+        "_deferred",
+        "_deferred_size",
+        "_discarded",
+        "_discarding",
+        "_drain_waiter",
+        "_exchange",
+        "_head_deadline",
+        "_head_timeout",
+        "_head_timer",
+        "_high_water",
+        "_loop",
+        "_lost",
+        "_low_water",
+        "_pipeline_flush",
+        "_read_paused",
+        "_serve_when_writable",
+        "_state",
+        "_transport",
+        "_write_paused",
+        "info",
+    )
+
+    def __init__(self, state: WorkerState) -> None:
+        settings = _settings_for(state.config)
+        self._state = state
+        self._loop = state.loop
+        parser = make_parser(settings.parser, settings.buffer_size, settings.keep_alive)
+        self._conn = H1Connection(parser, keep_alive=settings.keep_alive, header_source=state)
+        self._head_timeout = settings.header_read_timeout
+        self._high_water = settings.buffer_size
+        self._low_water = settings.buffer_size // 2
+        self._pipeline_flush = settings.pipeline_flush
+        self._transport: asyncio.Transport | None = None
+        self._exchange: H1Exchange | None = None
+        self._deferred: list[bytes] | None = None
+        self._deferred_size = 0
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_deadline: float | None = None
+        self._read_paused = False
+        self._serve_when_writable = False
+        self._write_paused = False
+        self._discarding = False
+        self._discarded = 0
+        self._closing = False
+        self._lost = False
+
+    # == asyncio callbacks ================================================================
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, only look-alikes.
+        self._transport = cast(asyncio.Transport, transport)
+        self.info = connection_info(transport)
+        self._state.connections.add(self)
+        if self._state.stopping:
+            self._close()
+            return
+        self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        try:
+            conn.receive_data(data)
+            if self._exchange is None:
+                if not self._closing:
+                    self._serve_next()
+            elif self._body_waiter is not None:
+                self._wake_body_waiter()
+            elif self._discarding:
+                self._continue_discard()
+            if conn.buffered > self._high_water and not self._read_paused:
+                self._pause_reading()
+        except Exception:  # a bug must cost this connection only, never the loop
+            logger.exception("HTTP/1 connection failed")
+            self._abort()
+
+    def eof_received(self) -> bool:
+        # Like hyper (Granian) without half-close support: EOF ends the connection, and an
+        # in-flight exchange sees it as a disconnect once the transport reports the loss.
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._closing = True
+        self._state.connections.discard(self)
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        exchange = self._exchange
+        if exchange is not None:
+            exchange._on_connection_lost()
+        self._wake_body_waiter()
+        self._wake_drain_waiter()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain_waiter()
+        if self._serve_when_writable:
+            self._serve_when_writable = False
+            self._serve_next()
+
+    # == graceful shutdown =================================================================
+    def shutdown(self) -> None:
+        """Close when idle; otherwise finish the current response, then close."""
+        exchange = self._exchange
+        if exchange is None or self._discarding or exchange.disconnected:
+            self._close()
+        else:
+            self._conn.close_after_response()
+
+    # == request cycle =====================================================================
+    def _serve_next(self) -> None:
+        """Dispatch the next complete request head, if one is queued."""
+        if self._write_paused:
+            # A client that sends but does not read: answer nothing more until it reads.
+            self._serve_when_writable = True
+            return
+        conn = self._conn
+        event = conn.next_request()
+        if event is None:
+            return
+        if isinstance(event, ParseError):
+            self._reject(event.status)
+            return
+        self._head_deadline = None
+        if self._state.stopping:
+            conn.close_after_response()
+        if self._pipeline_flush and self._deferred is None and conn.has_queued_events:
+            self._deferred = []
+        exchange = H1Exchange(self, event)
+        self._exchange = exchange
+        self._state.dispatch(exchange)
+
+    def _response_done(self) -> None:
+        """The current response is complete: drop the unread body, then the next cycle."""
+        exchange = self._exchange
+        if exchange is None or self._lost:
+            return
+        exchange._finish()
+        conn = self._conn
+        if not conn.keep_alive:
+            self._close()
+            return
+        if not conn.body_complete:
+            if conn.awaiting_continue:
+                self._close()  # the client holds the body back: the connection is unusable
+                return
+            self._discarded = 0
+            self._discarding = True
+            self._continue_discard()
+            if self._discarding and self._read_paused:
+                self._resume_reading()
+            return
+        self._next_cycle()
+
+    def _continue_discard(self) -> None:
+        conn = self._conn
+        try:
+            self._discarded += conn.discard_body()
+        except BodyError:
+            self._close()
+            return
+        if conn.body_complete:
+            self._discarding = False
+            self._next_cycle()
+        elif self._discarded > DISCARD_LIMIT:
+            self._close()
+
+    def _next_cycle(self) -> None:
+        conn = self._conn
+        conn.start_next_cycle()
+        self._exchange = None
+        self._arm_head_timer()
+        if self._read_paused and conn.buffered <= self._low_water:
+            self._resume_reading()
+        self._serve_next()
+        if self._exchange is None and self._deferred is not None:
+            self._flush_deferred()
+
+    def _reject(self, status: int) -> None:
+        """Answer a malformed request with an empty ``status`` response and close."""
+        self._write(self._conn.error_response(status))
+        self._close()
+
+    def _on_body_error(self, exchange: H1Exchange) -> None:
+        """The request body turned out malformed while the app was reading it."""
+        exchange.disconnected = True
+        if not self._conn.response_started:
+            self._write(self._conn.error_response(400))
+        self._close()
+
+    # == writing ===========================================================================
+    def _write(self, data: bytes) -> None:
+        deferred = self._deferred
+        if deferred is not None:
+            deferred.append(data)
+            self._deferred_size += len(data)
+            if self._deferred_size >= DEFERRED_LIMIT:
+                self._flush_deferred()
+        elif not self._closing:
+            self._transport.write(data)  # type: ignore[union-attr]
+
+    def _flush_deferred(self) -> None:
+        deferred = self._deferred
+        if deferred is not None:
+            self._deferred = None
+            self._deferred_size = 0
+            if deferred and not self._lost:
+                self._transport.write(b"".join(deferred))  # type: ignore[union-attr]
+
+    async def _drain(self) -> None:
+        if self._lost:
+            raise ClientDisconnected("the client disconnected")
+        if not self._write_paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self._loop.create_future()
+        await waiter
+        if self._lost:
+            raise ClientDisconnected("the client disconnected")
+
+    def _wake_drain_waiter(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _send_file_body(self, file: IO[bytes], offset: int, count: int) -> int:
+        """Send ``count`` bytes of ``file`` from ``offset``; returns the bytes sent."""
+        self._flush_deferred()
+        transport = self._transport
+        assert transport is not None
+        if native_sendfile(self._loop, transport):
+            try:
+                return await self._loop.sendfile(transport, file, offset, count)
+            except (ConnectionError, RuntimeError) as exc:
+                if isinstance(exc, RuntimeError) and not transport.is_closing():
+                    raise
+                raise ClientDisconnected("the client disconnected") from exc
+        file.seek(offset)
+        sent = 0
+        while sent < count:
+            chunk = file.read(min(FILE_CHUNK, count - sent))
+            if not chunk:
+                break
+            self._write(chunk)
+            sent += len(chunk)
+            if self._write_paused or self._lost:
+                await self._drain()
+        return sent
+
+    # == reading ===========================================================================
+    async def _wait_body(self) -> None:
+        """Wait for more request bytes (or the end of the connection)."""
+        if self._read_paused:
+            self._resume_reading()
+        waiter = self._body_waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._body_waiter = None
+
+    def _wake_body_waiter(self) -> None:
+        waiter = self._body_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _pause_reading(self) -> None:
+        if not self._closing:
+            self._read_paused = True
+            self._transport.pause_reading()  # type: ignore[union-attr]
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and not self._closing:
+            self._read_paused = False
+            self._transport.resume_reading()  # type: ignore[union-attr]
+
+    # == header read timeout ===============================================================
+    def _arm_head_timer(self) -> None:
+        self._head_deadline = deadline = self._loop.time() + self._head_timeout
+        if self._head_timer is None:
+            self._head_timer = self._loop.call_at(deadline, self._on_head_timer)
+
+    def _on_head_timer(self) -> None:
+        self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None or self._closing:
+            return  # a request is being served; re-armed after its response
+        if self._loop.time() + _TIMER_SLACK >= deadline:
+            self._close()  # hyper's behaviour: no response, just close
+        else:
+            self._head_timer = self._loop.call_at(deadline, self._on_head_timer)
+
+    # == closing ===========================================================================
+    def _close(self) -> None:
+        if self._closing:
+            return
+        self._flush_deferred()
+        self._closing = True
+        self._head_deadline = None
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now (shutdown grace period over)."""
+        self._abort()
+
+    def _abort(self) -> None:
+        self._closing = True
+        self._deferred = None
+        if self._transport is not None:
+            self._transport.abort()
