@@ -1,0 +1,239 @@
+"""A pool of blocking threads that run synchronous calls for the event loop.
+
+``BlockingPool.run(fn, *args)`` is called on the event loop thread and returns
+an ``asyncio.Future`` resolved with ``fn(*args)``'s result or exception. Threads
+are spawned on demand, up to ``max_threads``; a thread that stays idle for
+``idle_timeout`` seconds exits. Work that finds every thread busy waits in FIFO
+order.
+
+Idle threads park on a LIFO stack, each on its own ``SimpleQueue``: new work goes
+to the most recently parked thread, so under light load the same few threads stay
+warm while the others reach their idle timeout and exit (a shared FIFO wake-up
+would rotate work across every thread and keep them all alive).
+
+Outcomes go back through a per-loop mailbox: a thread that finds the mailbox
+already scheduled for delivery just appends to it, so a burst of completions
+costs the loop one wake-up instead of one per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["BlockingPool"]
+
+T = TypeVar("T")
+
+#: Sets a future's result or exception, on its loop.
+_Setter = Callable[["asyncio.Future[Any]", Any], None]
+
+
+class _Mailbox:
+    """Outcomes of pool calls for one event loop, delivered in batches."""
+
+    __slots__ = ("_items", "_lock", "_scheduled", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._items: list[tuple[_Setter, asyncio.Future[Any], Any]] = []
+        self._scheduled = False
+
+    def post(self, setter: _Setter, future: asyncio.Future[Any], value: Any) -> None:
+        """Called on a pool thread: queue an outcome, waking the loop only if needed."""
+        with self._lock:
+            self._items.append((setter, future, value))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        # A closed loop raises RuntimeError: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for setter, future, value in items:
+            setter(future, value)
+
+
+#: One unit of work: the future to complete, its loop's mailbox, the callable and its arguments.
+_Work = tuple["asyncio.Future[Any]", _Mailbox, Callable[..., Any], tuple[Any, ...]]
+
+#: Put in a parked thread's inbox to make it exit (shutdown).
+_STOP = None
+
+
+class BlockingPool:
+    """Run blocking callables on a bounded set of on-demand daemon threads."""
+
+    def __init__(self, max_threads: int, idle_timeout: float) -> None:
+        if max_threads < 1:
+            raise ValueError("max_threads must be >= 1")
+        self.max_threads = max_threads
+        self.idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._backlog: deque[_Work] = deque()
+        self._parked: list[_Thread] = []
+        self._threads: set[_Thread] = set()
+        self._names = itertools.count(1)
+        self._closed = False
+        # A worker's pool serves one loop. Callers on another loop get a fresh mailbox;
+        # the old one lives on only as long as the work items that point to it.
+        self._mailbox: _Mailbox | None = None
+
+    # -- observability (metrics, tests) --------------------------------------------------
+    @property
+    def threads(self) -> int:
+        """Threads alive (busy or idle)."""
+        return len(self._threads)
+
+    @property
+    def idle(self) -> int:
+        """Threads waiting for work."""
+        return len(self._parked)
+
+    @property
+    def queued(self) -> int:
+        """Work items waiting for a free thread."""
+        return len(self._backlog)
+
+    # -- the event loop side -------------------------------------------------------------
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Schedule ``fn(*args)`` on a pool thread; await the returned future for its outcome."""
+        loop = asyncio.get_running_loop()
+        mailbox = self._mailbox
+        if mailbox is None or mailbox.loop is not loop:
+            mailbox = self._mailbox = _Mailbox(loop)
+        future: asyncio.Future[T] = loop.create_future()
+        work: _Work = (future, mailbox, fn, args)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the blocking pool is shut down")
+            if self._parked:
+                self._parked.pop().inbox.put(work)
+            elif len(self._threads) < self.max_threads:
+                self._spawn(work)
+            else:
+                self._backlog.append(work)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop accepting work; threads exit once the queued work is done.
+
+        With ``wait`` the call blocks until every thread has exited.
+        """
+        with self._lock:
+            self._closed = True
+            parked, self._parked = self._parked, []
+            threads = list(self._threads)
+        for idle in parked:
+            idle.inbox.put(_STOP)
+        if wait:
+            current = threading.current_thread()
+            for thread in threads:
+                if thread is not current:
+                    thread.join()
+
+    # -- the pool thread side ------------------------------------------------------------
+    def _spawn(self, first: _Work) -> None:
+        # Called with the lock held.
+        thread = _Thread(self, first, f"granian-blocking-{next(self._names)}")
+        self._threads.add(thread)
+        thread.start()
+
+    def _take_or_park(self, thread: _Thread) -> _Work | _Parked | None:
+        """A queued work item for ``thread``, else park it; None when it must exit."""
+        with self._lock:
+            if self._backlog:
+                return self._backlog.popleft()
+            if self._closed:
+                self._threads.discard(thread)
+                return None
+            self._parked.append(thread)
+            return _PARKED
+
+    def _wait_parked(self, thread: _Thread) -> _Work | None:
+        """Wait in the inbox for work; None after the idle timeout or at shutdown."""
+        try:
+            work = thread.inbox.get(timeout=self.idle_timeout)
+        except queue.Empty:
+            with self._lock:
+                if thread in self._parked:
+                    self._parked.remove(thread)
+                    self._threads.discard(thread)
+                    return None
+            # run() or shutdown() unparked this thread as it timed out: its item is on the way.
+            work = thread.inbox.get()
+        if work is _STOP:
+            with self._lock:
+                self._threads.discard(thread)
+        return work
+
+
+class _Parked:
+    """Marker: the thread is on the idle stack and must wait in its inbox."""
+
+
+_PARKED = _Parked()
+
+
+class _Thread(threading.Thread):
+    """A pool thread: runs work items until idle for too long or the pool shuts down."""
+
+    def __init__(self, pool: BlockingPool, first: _Work, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.pool = pool
+        self.inbox: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._first: _Work | None = first
+
+    def run(self) -> None:
+        work, self._first = self._first, None
+        pool = self.pool
+        while work is not None:
+            future, mailbox, fn, args = work
+            if future.cancelled():  # the awaiting task gave up before the call started
+                settle: _Setter | None = None
+                value: Any = None
+            else:
+                try:
+                    value = fn(*args)
+                    settle = _resolve
+                except BaseException as exc:
+                    value = _settable(exc)
+                    settle = _reject
+            del work, fn, args  # drop references to the finished call before waiting
+            # Park (or take queued work) BEFORE reporting: the caller's next run() then
+            # finds this thread idle instead of spawning another one.
+            following = pool._take_or_park(self)
+            if settle is not None:
+                mailbox.post(settle, future, value)
+            del future, mailbox, value
+            work = pool._wait_parked(self) if isinstance(following, _Parked) else following
+
+
+def _resolve(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _reject(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _settable(exc: BaseException) -> BaseException:
+    # asyncio futures refuse StopIteration (it would break the coroutine protocol).
+    if isinstance(exc, StopIteration):
+        wrapped = RuntimeError("blocking call raised StopIteration")
+        wrapped.__cause__ = exc
+        return wrapped
+    return exc

@@ -1,0 +1,264 @@
+"""One request's trip through a WSGI app: run on a pool thread, answered on the loop.
+
+``WSGICall.run`` executes on a blocking thread. It calls the app and returns what
+the loop must still do:
+
+- ``bytes``: the whole body (list/tuple responses, empty ones) → one ``send_response``;
+- :class:`FileSend`: a ``wsgi.file_wrapper`` around a real file → ``send_file``;
+- ``None``: the body was streamed (``write()`` or a lazy iterable) → ``end_response``;
+  or the client disconnected before anything was sent → nothing to do.
+
+Exchange methods are not thread-safe, so streamed chunks travel to the loop with
+``call_soon_threadsafe``. A small window of chunks may be in flight; the thread
+blocks when it is full and the loop opens it again once a chunk is written and
+the transport is not paused (write backpressure reaches the app's thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from granian_core.exchange import ClientDisconnected
+
+from .file_wrapper import FileWrapper
+from .input import WSGIInput
+from .response import content_length, encode_headers, parse_status
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from granian_core.exchange import Headers, HTTPExchange
+
+    from .environ import EnvironBuilder
+
+    ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+__all__ = ["FileSend", "WSGICall"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: Streamed chunks that may be queued towards the loop before the app's thread waits.
+WRITE_WINDOW = 4
+
+
+class FileSend(NamedTuple):
+    """A file response for the loop to send with ``exchange.send_file``."""
+
+    wrapper: FileWrapper
+    path: str
+    offset: int
+    length: int | None  # bytes to send; None = to the end of the file
+
+
+class _StreamAborted(ClientDisconnected):
+    """The response stream cannot continue (client gone, or the exchange refused a write)."""
+
+
+class WSGICall:
+    """``start_response``/``write`` for one request, and the app call itself."""
+
+    __slots__ = (
+        "_drain_task",
+        "_failure",
+        "_window",
+        "exchange",
+        "headers",
+        "headers_sent",
+        "loop",
+        "status",
+    )
+
+    def __init__(self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop) -> None:
+        self.exchange = exchange
+        self.loop = loop
+        self.status = 0
+        self.headers: Headers | None = None
+        self.headers_sent = False  # the first body bytes went to the loop: no more changes
+        self._window: threading.Semaphore | None = None
+        self._failure: BaseException | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+
+    # -- PEP 3333 callables (app thread) -------------------------------------------------
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # break the frame <-> traceback cycle
+        elif self.headers is not None:
+            raise RuntimeError("start_response() called a second time without exc_info")
+        self.status = parse_status(status)
+        self.headers = encode_headers(headers)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy imperative ``write()``: the bytes are on their way when it returns."""
+        if self.headers is None:
+            raise RuntimeError("write() called before start_response()")
+        if data:
+            self._push(_as_bytes(data))
+
+    # -- running the app (app thread) ----------------------------------------------------
+    def run(self, app: WSGIApp, environ_builder: EnvironBuilder) -> bytes | FileSend | None:
+        environ = environ_builder.build(self.exchange)
+        environ["wsgi.input"] = WSGIInput(self.exchange, self.loop)
+        try:
+            result = app(environ, self.start_response)
+            file_send = self._file_send(result)
+            if file_send is not None:
+                return file_send  # the loop closes the wrapper after sending
+            try:
+                return self._consume(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except ClientDisconnected:
+            if self.exchange.disconnected or isinstance(self._failure, ClientDisconnected):
+                return None  # the client left: nothing to answer, not an app error
+            raise
+
+    def _file_send(self, result: object) -> FileSend | None:
+        if result.__class__ is not FileWrapper or self.headers is None or self.headers_sent:
+            return None
+        assert isinstance(result, FileWrapper)
+        source = result.sendfile_source()
+        if source is None:
+            return None
+        return FileSend(result, source[0], source[1], content_length(self.headers))
+
+    def _consume(self, result: Iterable[bytes]) -> bytes | None:
+        kind = result.__class__
+        if (kind is list or kind is tuple) and not self.headers_sent:
+            body = _join(result)
+            self._require_started()
+            return body
+        try:
+            chunks = iter(result)
+        except TypeError:
+            raise TypeError(
+                f"WSGI application returned a non-iterable {type(result).__name__!r}"
+            ) from None
+        push = self._push
+        for chunk in chunks:
+            data = chunk if chunk.__class__ is bytes else _as_bytes(chunk)
+            if data:
+                push(data)
+        if self.headers_sent:
+            return None
+        self._require_started()
+        return b""  # headers but no body: one whole (empty) response
+
+    def _require_started(self) -> None:
+        if self.headers is None:
+            raise RuntimeError("WSGI application returned without calling start_response()")
+
+    def _push(self, data: bytes) -> None:
+        """Hand one chunk to the loop; wait while the window of in-flight chunks is full."""
+        window = self._window
+        if window is None:
+            window = self._window = threading.Semaphore(WRITE_WINDOW)
+        window.acquire()
+        if self._failure is not None:
+            window.release()  # keep later pushes from blocking: they fail the same way
+            self._raise_failure()
+        first = not self.headers_sent
+        self.headers_sent = True
+        self.loop.call_soon_threadsafe(self._write_on_loop, data, first)
+
+    def _raise_failure(self) -> None:
+        failure = self._failure
+        if failure is None:
+            return
+        if isinstance(failure, ClientDisconnected):
+            raise _StreamAborted("client disconnected")
+        raise failure
+
+    # -- the loop side of streaming ------------------------------------------------------
+    def _write_on_loop(self, data: bytes, first: bool) -> None:
+        if self._failure is not None:
+            return
+        exchange = self.exchange
+        try:
+            if first:
+                assert self.headers is not None
+                exchange.start_response(self.status, self.headers)
+            exchange.write(data)
+        except Exception as exc:  # e.g. a header the exchange refuses: the app thread raises it
+            self._fail(exc)
+            return
+        if exchange.disconnected:
+            self._fail(ClientDisconnected())
+        elif exchange.write_paused:
+            self._drain_task = self.loop.create_task(self._drain())
+        else:
+            self._release()
+
+    async def _drain(self) -> None:
+        try:
+            await self.exchange.drain()
+        except ClientDisconnected as exc:
+            self._fail(exc)
+        else:
+            self._release()
+
+    def _release(self) -> None:
+        assert self._window is not None
+        self._window.release()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        self._release()  # wakes the app's thread, which then sees the failure
+
+    def abort(self) -> None:
+        """Unblock the app's thread for good (the handler was cancelled)."""
+        if self._failure is None:
+            self._failure = ClientDisconnected()
+        if self._window is not None:
+            self._release()
+
+    # -- finishing on the loop -----------------------------------------------------------
+    def end_stream(self) -> None:
+        """Finish a streamed response (or nothing, if the client left before it started).
+
+        A write the exchange refused is raised here: the thread may have finished before
+        the loop got to that write.
+        """
+        failure = self._failure
+        if failure is not None and not isinstance(failure, ClientDisconnected):
+            raise failure
+        if self.exchange.response_started:
+            self.exchange.end_response()
+
+    async def send_file(self, file_send: FileSend) -> None:
+        assert self.headers is not None
+        try:
+            await self.exchange.send_file(
+                self.status, self.headers, file_send.path, file_send.offset, file_send.length
+            )
+        finally:
+            file_send.wrapper.close()
+
+
+def _as_bytes(chunk: object) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)  # a copy: the app may reuse its buffer once we move on
+    raise TypeError(f"WSGI response body items must be bytes, not {type(chunk).__name__!r}")
+
+
+def _join(body: Iterable[bytes]) -> bytes:
+    try:
+        return b"".join(body)
+    except TypeError:
+        for chunk in body:
+            _as_bytes(chunk)  # raises with a clear message for the offending item
+        raise

@@ -1,0 +1,135 @@
+"""The PEP 3333 ``environ``: a per-worker constant part, copied and completed per request."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from .file_wrapper import FileWrapper
+
+if TYPE_CHECKING:
+    from granian_core.exchange import ConnectionInfo, HTTPExchange
+
+__all__ = ["EnvironBuilder"]
+
+SERVER_SOFTWARE = "Granian"
+
+_PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2"}
+
+#: Headers that CGI names without the ``HTTP_`` prefix.
+_CGI_HEADERS = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+
+#: Request keys the process environment must not pre-set.
+_REQUEST_KEYS = (
+    "REQUEST_METHOD",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "SERVER_PROTOCOL",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+)
+
+#: Header names seen so far → environ key. Bounded so odd clients cannot grow it forever.
+_KEY_CACHE_LIMIT = 512
+
+
+class EnvironBuilder:
+    """Builds each request's environ from a base built once per worker."""
+
+    def __init__(self, url_path_prefix: str | None, multiprocess: bool) -> None:
+        prefix = (url_path_prefix or "").rstrip("/")
+        self.script_name = prefix
+        self.base = _base_environ(prefix, multiprocess)
+        self._keys: dict[bytes, str] = dict(_CGI_HEADERS)
+        # Connection-level keys are the same for every request of a keep-alive connection.
+        # One tuple, swapped atomically: builds run on several pool threads at once.
+        self._last_conn: tuple[ConnectionInfo | None, dict[str, str]] = (None, {})
+
+    def build(self, exchange: HTTPExchange) -> dict[str, Any]:
+        environ = self.base.copy()
+        environ.update(self._connection_keys(exchange.conn))
+        environ["REQUEST_METHOD"] = exchange.method
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(exchange.http_version, "HTTP/1.1")
+        environ["PATH_INFO"] = self._path_info(exchange.raw_path)
+        query = exchange.query_string
+        environ["QUERY_STRING"] = query.decode("latin-1") if query else ""
+        self._add_headers(environ, exchange.headers)
+        if "HTTP_HOST" not in environ and exchange.authority:
+            environ["HTTP_HOST"] = exchange.authority
+        return environ
+
+    def _path_info(self, raw_path: bytes) -> str:
+        # PEP 3333: the decoded path's bytes, each read as one latin-1 character.
+        path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("latin-1")
+        prefix = self.script_name
+        if prefix and path.startswith(prefix):
+            rest = path[len(prefix) :]
+            if not rest or rest[0] == "/":
+                return rest
+        return path
+
+    def _add_headers(self, environ: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+        keys = self._keys
+        for name, value in headers:
+            key = keys.get(name)
+            if key is None:
+                key = self._remember_key(name)
+            text = value.decode("latin-1")
+            if key in environ:
+                separator = "; " if key == "HTTP_COOKIE" else ","
+                environ[key] = environ[key] + separator + text
+            else:
+                environ[key] = text
+
+    def _remember_key(self, name: bytes) -> str:
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        if len(self._keys) < _KEY_CACHE_LIMIT:
+            self._keys[name] = key
+        return key
+
+    def _connection_keys(self, conn: ConnectionInfo) -> dict[str, str]:
+        last_conn, last_keys = self._last_conn
+        if conn is last_conn:
+            return last_keys
+        keys = {"wsgi.url_scheme": conn.scheme}
+        if conn.server is not None:
+            keys["SERVER_NAME"] = conn.server[0]
+            keys["SERVER_PORT"] = str(conn.server[1])
+        if conn.client is not None:
+            keys["REMOTE_ADDR"] = conn.client[0]
+            keys["REMOTE_PORT"] = str(conn.client[1])
+        else:  # Unix socket: no peer address, but CGI requires the key
+            keys["REMOTE_ADDR"] = ""
+        self._last_conn = (conn, keys)
+        return keys
+
+
+def _base_environ(script_name: str, multiprocess: bool) -> dict[str, Any]:
+    # Like Granian, the process environment is part of every request's environ.
+    environ: dict[str, Any] = dict(os.environ)
+    # Request facts and headers must not be impersonated by the process environment.
+    for key in [key for key in environ if key.startswith("HTTP_")]:
+        del environ[key]
+    for key in _REQUEST_KEYS:
+        environ.pop(key, None)
+    environ.update(
+        {
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SCRIPT_NAME": script_name,
+            "SERVER_NAME": "",
+            "SERVER_PORT": "",
+            "SERVER_SOFTWARE": SERVER_SOFTWARE,
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": FileWrapper,
+            "wsgi.input_terminated": True,
+        }
+    )
+    return environ

@@ -1,0 +1,129 @@
+"""``wsgi.input``: the request body, streamed from the event loop to the app's thread.
+
+The stream holds at most one received chunk: each refill asks the loop for the
+next chunk with one ``run_coroutine_threadsafe(exchange.receive())``, so an
+upload of any size goes through in constant memory and the protocol's read flow
+control applies while the app is slow to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from granian_core.exchange import HTTPExchange
+
+__all__ = ["WSGIInput"]
+
+
+class WSGIInput:
+    """A read-only binary stream over the request body (PEP 3333 input stream)."""
+
+    __slots__ = ("_buffer", "_eof", "_exchange", "_loop", "_pos")
+
+    def __init__(self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop) -> None:
+        self._exchange = exchange
+        self._loop = loop
+        self._buffer = b""
+        self._pos = 0  # bytes of _buffer already consumed
+        self._eof = False
+
+    def _refill(self) -> bool:
+        """Replace the (consumed) buffer with the next body chunk; False at the end."""
+        while not self._eof:
+            if self._exchange.body_complete:
+                self._eof = True
+                break
+            future = asyncio.run_coroutine_threadsafe(self._exchange.receive(), self._loop)
+            chunk = future.result()
+            if chunk:
+                self._buffer = chunk
+                self._pos = 0
+                return True
+            self._eof = True
+        self._buffer = b""
+        self._pos = 0
+        return False
+
+    def _take_buffered(self) -> bytes:
+        data = self._buffer[self._pos :] if self._pos else self._buffer
+        self._buffer = b""
+        self._pos = 0
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (fewer only at the end of the body); all of it if negative."""
+        if size is None or size < 0:
+            return self._read_all()
+        start = self._pos
+        end = start + size
+        if end <= len(self._buffer):
+            self._pos = end
+            return self._buffer[start:end]
+        parts = [self._take_buffered()]
+        missing = size - len(parts[0])
+        while missing > 0 and self._refill():
+            chunk = self._buffer
+            if len(chunk) <= missing:
+                parts.append(chunk)
+                missing -= len(chunk)
+                self._buffer = b""
+            else:
+                parts.append(chunk[:missing])
+                self._pos = missing
+                missing = 0
+        return b"".join(parts)
+
+    def _read_all(self) -> bytes:
+        parts = [self._take_buffered()]
+        while self._refill():
+            parts.append(self._take_buffered())
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """One line, newline included; at most ``size`` bytes when ``size`` >= 0."""
+        limit = -1 if size is None else size
+        parts: list[bytes] = []
+        length = 0
+        while limit < 0 or length < limit:
+            if self._pos >= len(self._buffer) and not self._refill():
+                break
+            buffer, start = self._buffer, self._pos
+            stop = len(buffer) if limit < 0 else min(len(buffer), start + limit - length)
+            newline = buffer.find(b"\n", start, stop)
+            end = stop if newline < 0 else newline + 1
+            parts.append(buffer[start:end])
+            length += end - start
+            self._pos = end
+            if newline >= 0:
+                break
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        """Lines until the end, or until their total size reaches ``hint`` (when > 0)."""
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self) -> None:
+        """Nothing to release: unread body data is discarded by the server."""

@@ -1,0 +1,49 @@
+"""``WSGIInterface``: the ``wsgi`` entry of ``granian.interfaces``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from granian_core.interface import Interface, WorkerContext
+
+from .call import WSGICall
+from .environ import EnvironBuilder
+
+if TYPE_CHECKING:
+    from granian_core.exchange import HTTPExchange
+
+__all__ = ["WSGIInterface"]
+
+
+class WSGIInterface(Interface):
+    """Serves a PEP 3333 application on the worker's pool of blocking threads.
+
+    Per request, a small coroutine on the loop hands the app call to a pool
+    thread, then finishes the response the way the thread's outcome says.
+    """
+
+    blocking = True
+    supports_websockets = False
+
+    def __init__(self, app: Any, context: WorkerContext) -> None:
+        super().__init__(app, context)
+        config = context.config
+        self._environ = EnvironBuilder(config.url_path_prefix, config.workers > 1)
+        self._loop = context.loop
+        self._run = context.blocking_pool.run
+
+    async def handle_http(self, exchange: HTTPExchange) -> None:
+        call = WSGICall(exchange, self._loop)
+        try:
+            outcome = await self._run(call.run, self.app, self._environ)
+        except asyncio.CancelledError:
+            call.abort()
+            raise
+        if outcome is None:
+            call.end_stream()
+        elif isinstance(outcome, bytes):
+            assert call.headers is not None
+            exchange.send_response(call.status, call.headers, outcome)
+        else:
+            await call.send_file(outcome)

@@ -1,0 +1,63 @@
+"""PEP 3333 status lines and response headers, converted to the exchange's byte form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from granian_core.exchange import Headers
+
+__all__ = ["content_length", "encode_headers", "parse_status"]
+
+#: Caches bounded so odd apps cannot grow them forever (read and written by many threads:
+#: single dict operations are atomic, a lost insert only costs a recomputation).
+_CACHE_LIMIT = 256
+_statuses: dict[str, int] = {}
+_names: dict[str, bytes] = {}
+
+
+def parse_status(status: Any) -> int:
+    """The code of a ``"200 OK"`` status line."""
+    code = _statuses.get(status) if isinstance(status, str) else None
+    if code is not None:
+        return code
+    if not isinstance(status, str):
+        raise TypeError(f"WSGI status must be a str, not {type(status).__name__}")
+    digits, separator = status[:3], status[3:4]
+    if not (len(digits) == 3 and digits.isdigit() and separator in ("", " ")):
+        raise ValueError(f"Invalid WSGI status line: {status!r}")
+    code = int(digits)
+    if not 100 <= code <= 999:
+        raise ValueError(f"Invalid WSGI status line: {status!r}")
+    if len(_statuses) < _CACHE_LIMIT:
+        _statuses[status] = code
+    return code
+
+
+def encode_headers(headers: Any) -> Headers:
+    """``[(str, str)]`` → ``[(lower-case name bytes, value bytes)]`` (latin-1, per PEP 3333)."""
+    try:
+        return [(_name(name), value.encode("latin-1")) for name, value in headers]
+    except (AttributeError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise TypeError(
+            "WSGI response headers must be a list of (str, str) tuples of latin-1 text"
+        ) from exc
+
+
+def _name(name: str) -> bytes:
+    encoded = _names.get(name)
+    if encoded is None:
+        encoded = name.lower().encode("latin-1")
+        if len(_names) < _CACHE_LIMIT:
+            _names[name] = encoded
+    return encoded
+
+
+def content_length(headers: Headers) -> int | None:
+    """The app's ``content-length`` header as an int, if it set a valid one."""
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
