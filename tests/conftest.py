@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -137,7 +138,9 @@ class GranianProcess:
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            # Kill the whole group: workers must not outlive the test holding our pipe.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             out, _ = self.proc.communicate()
         return self.proc.returncode, out
 
@@ -160,6 +163,7 @@ def granian_proc() -> Iterator[Callable[..., GranianProcess]]:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
         handle = GranianProcess(proc, port)
         started.append(handle)

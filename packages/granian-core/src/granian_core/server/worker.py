@@ -8,7 +8,9 @@ builds the loop, loads the app and drives the interface's lifecycle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -146,6 +148,8 @@ def run_worker(spec: WorkerSpec) -> None:
     from granian_core.log import configure_logging
     from granian_core.loops import loops
 
+    _reset_inherited_signals()
+    _exit_with_parent()
     config = spec.config
     configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
     name = f"worker-{spec.worker_id}"
@@ -185,6 +189,29 @@ def _load_app(spec: WorkerSpec) -> Any:
     return load_target(
         spec.target, factory=spec.config.factory, working_dir=spec.config.working_dir
     )
+
+
+def _reset_inherited_signals() -> None:
+    # A forked worker inherits the supervisor's handlers, which would swallow a SIGTERM
+    # that arrives while the app is still loading; until the loop's handlers are in
+    # place, the default actions apply (the worker is being stopped anyway).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor SIGTERMs us on Ctrl+C
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _exit_with_parent() -> None:
+    """On Linux, have the kernel SIGTERM this worker if the supervisor dies."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        sys.exit(EXIT_OK)
 
 
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

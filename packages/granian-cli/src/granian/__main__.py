@@ -1,0 +1,3 @@
+from granian.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,1 @@
+"""Helpers for applications served by granian (``granian.utils``)."""

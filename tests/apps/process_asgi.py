@@ -1,0 +1,12 @@
+"""An ASGI app for process-model tests: reports its PID, or kills its worker."""
+
+import os
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/crash":
+        os._exit(3)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})

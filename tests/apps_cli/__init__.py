@@ -1,0 +1,1 @@
+"""Tiny applications for the CLI, loading and Granian API tests."""

@@ -1,0 +1,185 @@
+"""The process model through `python -m granian`: log lines, exit codes, respawn, reload."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import ROOT, GranianProcess, granian_command
+
+APP = "tests.apps.process_asgi:app"
+START = ["--interface", "asgi", APP]
+
+
+def _pid_of_worker(url: str) -> int:
+    return int(httpx.get(url, timeout=10).text)
+
+
+def _wait_for_new_worker(url: str, old_pid: int, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = _pid_of_worker(url)
+        except httpx.TransportError:
+            pid = old_pid
+        if pid != old_pid:
+            return pid
+        time.sleep(0.1)
+    raise AssertionError("no new worker answered")
+
+
+def test_start_and_sigterm_log_lines_and_exit_zero(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    proc = granian_proc(*START)
+    worker_pid = _pid_of_worker(proc.url)
+    code, out = proc.stop()
+    assert code == 0
+    lines = out.splitlines()
+    main_pid = proc.proc.pid
+    expected = [
+        f"[INFO] Starting granian (main PID: {main_pid})",
+        f"[INFO] Listening at: http://127.0.0.1:{proc.port}",
+        f"[INFO] Spawning worker-1 with PID: {worker_pid}",
+        "[INFO] Started worker-1",
+        "[INFO] Shutting down granian",
+        "[INFO] Stopping worker-1",
+        "[INFO] Stopped worker-1",
+        "[INFO] Granian shutdown completed, see ya!",
+    ]
+    positions = [lines.index(line) for line in expected]
+    assert positions == sorted(positions)
+
+
+def test_worker_crash_stops_the_server_with_exit_one(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    proc = granian_proc(*START)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{proc.url}/crash", timeout=10)
+    proc.proc.wait(timeout=20)  # the server stops by itself
+    code, out = proc.stop()
+    assert code == 1
+    assert "[ERROR] Unexpected exit from worker-1" in out
+
+
+def test_respawn_failed_workers_replaces_a_crashed_worker(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    proc = granian_proc("--respawn-failed-workers", *START)
+    first = _pid_of_worker(proc.url)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{proc.url}/crash", timeout=10)
+    second = _wait_for_new_worker(proc.url, first)
+    assert second != first
+    code, out = proc.stop()
+    assert code == 0
+    assert "[ERROR] Unexpected exit from worker-1" in out
+    assert out.count("Spawning worker-1 with PID") == 2
+
+
+def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) -> None:
+    proc = granian_proc("--respawn-interval", "0.2", *START)
+    first = _pid_of_worker(proc.url)
+    os.kill(proc.proc.pid, signal.SIGHUP)
+    second = _wait_for_new_worker(proc.url, first)
+    assert second != first
+    code, out = proc.stop()
+    assert code == 0
+    assert "[INFO] Reloading granian" in out
+
+
+def test_two_workers_both_serve(granian_proc: Callable[..., GranianProcess]) -> None:
+    proc = granian_proc("--workers", "2", *START)
+    pids = {_pid_of_worker(proc.url) for _ in range(40)}
+    code, out = proc.stop()
+    assert code == 0
+    assert "Spawning worker-2 with PID" in out
+    assert len(pids) >= 1  # the kernel balances; both are alive:
+    assert out.count("[INFO] Stopped worker-") == 2
+
+
+def test_pid_file_written_and_removed(
+    granian_proc: Callable[..., GranianProcess], tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "granian.pid"
+    proc = granian_proc("--pid-file", str(pid_file), *START)
+    assert pid_file.read_text().strip() == str(proc.proc.pid)
+    code, _ = proc.stop()
+    assert code == 0
+    assert not pid_file.exists()
+
+
+def test_pid_file_of_a_live_process_refuses_to_start(tmp_path: Path) -> None:
+    pid_file = tmp_path / "granian.pid"
+    pid_file.write_text(f"{os.getpid()}\n")  # this test process is alive
+    result = subprocess.run(
+        granian_command("--pid-file", str(pid_file), "--port", "0", *START),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "belongs to a running process" in result.stdout + result.stderr
+    assert pid_file.read_text().strip() == str(os.getpid())
+
+
+def test_busy_port_is_a_one_line_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            granian_command("--port", str(port), *START),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert f"Cannot bind to 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_unix_socket(tmp_path: Path) -> None:
+    path = tmp_path / "granian.sock"
+    proc = subprocess.Popen(
+        granian_command("--uds", str(path), "--uds-permissions", "0600", *START),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    handle = GranianProcess(proc, 0)
+    try:
+        deadline = time.monotonic() + 20
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        transport = httpx.HTTPTransport(uds=str(path))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with httpx.Client(transport=transport, timeout=10) as client:
+                    response = client.get("http://granian/")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert response.status_code == 200
+    finally:
+        code, out = handle.stop()
+    assert code == 0
+    assert f"Listening at: unix:{path}" in out
+    assert not path.exists()
