@@ -43,7 +43,8 @@ class ServerHandle:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.server.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def stop(self) -> None:
         self.server.stop()

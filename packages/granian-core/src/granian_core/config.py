@@ -52,8 +52,8 @@ ENV_PREFIX = "GRANIAN_"
 
 #: Features that span several options: flip one word when the feature lands. Any other
 #: option not implemented yet says so in its own field (``implemented=False``).
-_HTTP2_IMPLEMENTED = False
-_TLS_IMPLEMENTED = False
+_HTTP2_IMPLEMENTED = True
+_TLS_IMPLEMENTED = True
 _PATH_KINDS = frozenset({"path", "file", "dir", "json"})
 _MAX_PORT = 65_535
 

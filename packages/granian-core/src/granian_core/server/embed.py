@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Any
 
 from granian_core.config import ServerConfig
 from granian_core.errors import ConfigurationError
 from granian_core.interface import Interface, load_interface
+from granian_core.tls import build_ssl_context
 
 from .sockets import bind_tcp, bind_unix, describe, unlink_unix
 from .supervisor import Hooks
@@ -42,6 +44,7 @@ class EmbeddedServer:
         self.hooks = hooks or Hooks()
         self.interface_cls = interface_cls or load_interface(self.config.interface)
         self.sockets: list[socket.socket] = []
+        self.ssl_context: ssl.SSLContext | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
@@ -50,7 +53,8 @@ class EmbeddedServer:
     @property
     def bound(self) -> list[str]:
         """``http://host:port`` of each listening socket, once serving."""
-        return [describe(sock) for sock in self.sockets]
+        tls = self.ssl_context is not None
+        return [describe(sock, tls) for sock in self.sockets]
 
     @property
     def port(self) -> int:
@@ -64,6 +68,7 @@ class EmbeddedServer:
             self._stop.set()
         for hook in self.hooks.startup:
             hook()
+        self.ssl_context = build_ssl_context(self.config)
         self.sockets = [self._bind()]
         for addr in self.bound:
             logger.info("Listening at: %s", addr)
@@ -89,7 +94,7 @@ class EmbeddedServer:
         assert self._stop is not None
         interface = build_interface(self.config, self.app, self._loop, self.interface_cls)
         interface.setup(self._loop)
-        server = WorkerServer(self.config, interface, self.sockets)
+        server = WorkerServer(self.config, interface, self.sockets, self.ssl_context)
         try:
             await serve_interface(interface, server, self._stop)
         finally:

@@ -76,12 +76,13 @@ def unlink_unix(sock: socket.socket) -> None:
             os.unlink(name)
 
 
-def describe(sock: socket.socket) -> str:
-    """``http://host:port`` or ``unix:/path`` for log lines."""
+def describe(sock: socket.socket, tls: bool = False) -> str:
+    """``http(s)://host:port`` or ``unix:/path`` for log lines."""
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return f"unix:{name}"
     host, port = name[0], name[1]
     if sock.family == socket.AF_INET6:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://{host}:{port}"

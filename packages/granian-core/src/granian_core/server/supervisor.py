@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from granian_core.config import ServerConfig
+from granian_core.tls import build_ssl_context
 
 from .pidfile import PidFile
 from .sockets import bind_tcp, bind_unix, describe, unlink_unix
@@ -93,9 +94,10 @@ class Supervisor:
             pid_file.write()
         code = 1
         try:
+            tls = build_ssl_context(config) is not None  # file errors: one line, before workers
             self._sockets = self._bind()
             for sock in self._sockets:
-                logger.info("Listening at: %s", describe(sock))
+                logger.info("Listening at: %s", describe(sock, tls))
             for hook in self.hooks.startup:
                 hook()
             self._install_signal_handlers()

@@ -22,6 +22,7 @@ from typing import Any
 from granian_core.config import ServerConfig
 from granian_core.errors import FatalError
 from granian_core.interface import Interface, StartupFailed, WorkerContext, load_interface
+from granian_core.tls import TLS_HANDSHAKE_TIMEOUT, build_ssl_context
 
 from .acceptor import Acceptor
 from .state import WorkerState
@@ -46,11 +47,13 @@ class WorkerServer:
         interface: Interface,
         sockets: list[socket.socket],
         ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
     ) -> None:
         self.config = config
         self.interface = interface
         self.sockets = sockets
         self.ssl_context = ssl_context
+        self.handshake_timeout = handshake_timeout
         self.state: WorkerState | None = None
         self._acceptors: list[Acceptor] = []
 
@@ -59,8 +62,12 @@ class WorkerServer:
         loop = asyncio.get_running_loop()
         state = WorkerState(self.config, self.interface, loop, _access_logger(self.config))
         self.state = state
-        factory = _protocol_factory(self.config, state)
-        self._acceptors = [Acceptor(loop, sock, factory, self.ssl_context) for sock in self.sockets]
+        tls = self.ssl_context is not None
+        factory = _protocol_factory(self.config, state, tls)
+        timeout = self.handshake_timeout if tls else None
+        self._acceptors = [
+            Acceptor(loop, sock, factory, self.ssl_context, timeout) for sock in self.sockets
+        ]
         state.on_saturation = self._on_saturation
         for acceptor in self._acceptors:
             acceptor.start()
@@ -92,13 +99,33 @@ class WorkerServer:
         state.close()
 
 
-def _protocol_factory(config: ServerConfig, state: WorkerState) -> Callable[[], asyncio.Protocol]:
-    from granian_core.http1 import H1Protocol
+def _protocol_factory(
+    config: ServerConfig, state: WorkerState, tls: bool
+) -> Callable[[], asyncio.Protocol]:
+    """The protocol for each new connection, by ``--http`` and TLS.
 
-    def factory() -> asyncio.Protocol:
+    ``--http 2`` speaks h2 only (prior knowledge, or "h2" by ALPN). ``auto`` over TLS
+    decides once the handshake chose a protocol by ALPN; ``auto`` on cleartext starts
+    as HTTP/1, which switches itself to h2 when a client opens with the h2 preface.
+    """
+    from granian_core.http1 import H1Protocol
+    from granian_core.http2 import H2Protocol
+    from granian_core.http2.alpn import ALPNProtocol
+
+    def http1() -> asyncio.Protocol:
         return H1Protocol(state)
 
-    return factory
+    def http2() -> asyncio.Protocol:
+        return H2Protocol(state)
+
+    def negotiated() -> asyncio.Protocol:
+        return ALPNProtocol(state, http1)
+
+    if config.http == "2":
+        return http2
+    if config.http == "auto" and tls:
+        return negotiated
+    return http1
 
 
 def _access_logger(config: ServerConfig) -> Any:
@@ -156,6 +183,9 @@ def run_worker(spec: WorkerSpec) -> None:
     try:
         loop = loops.get(config.loop)
         app = _load_app(spec)
+        # An SSLContext cannot cross a process boundary: each worker builds its own
+        # (the supervisor built one first, so file errors were reported there).
+        ssl_context = build_ssl_context(config)
         interface = build_interface(config, app, loop, worker_id=spec.worker_id)
         interface.setup(loop)
     except FatalError as exc:
@@ -167,7 +197,7 @@ def run_worker(spec: WorkerSpec) -> None:
 
     stop = asyncio.Event()
     _install_signal_handlers(loop, stop)
-    server = WorkerServer(config, interface, spec.sockets)
+    server = WorkerServer(config, interface, spec.sockets, ssl_context)
     logger.info("Started %s", name)
     code = EXIT_OK
     try:

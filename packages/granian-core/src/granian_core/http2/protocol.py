@@ -1,0 +1,497 @@
+"""``H2Protocol``: one HTTP/2 connection on an asyncio transport.
+
+Socket I/O, timers and the h2 event loop live here; the pieces that make
+decisions are sans-IO and tested alone: ``flow`` (window credit),
+``outbound`` (send scheduling), ``guards`` (abuse limits), ``headers``.
+
+Output is written once per batch: after a ``data_received`` batch, and once
+per loop iteration for writes coming from handler tasks (``_request_flush``
+coalesces them), so many streams answering at once share one ``write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, cast
+
+from h2.errors import ErrorCodes
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    PingAckReceived,
+    PingReceived,
+    RemoteSettingsChanged,
+    RequestReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
+from h2.exceptions import ProtocolError
+from h2.settings import SettingCodes
+from hyperframe.frame import GoAwayFrame
+
+from granian_core.tls import connection_info
+
+from .exchange import H2Exchange
+from .flow import AdaptiveWindow, ConnectionCredit
+from .guards import ControlFrameGuard, ResetRateGuard
+from .headers import header_pair, parse_request_head, response_headers
+from .outbound import SendScheduler
+from .settings import ADAPTIVE_WINDOW_LIMIT, H2Settings, new_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from granian_core.config import ServerConfig
+    from granian_core.exchange import ConnectionInfo, Headers
+    from granian_core.server.state import WorkerState
+
+__all__ = ["PREFACE", "H2Protocol"]
+
+#: What an HTTP/2 client sends first (RFC 9113 §3.4); HTTP/1 switches on it.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: Opaque data of our PINGs: keep-alive probes and bandwidth-delay probes.
+_KEEPALIVE_PING = b"gran-ka\x00"
+_BDP_PING = b"gran-bdp"
+#: At most this much DATA is framed between two transport writes.
+_WRITE_BUDGET = 64 * 1024
+
+_NO_ERROR = int(ErrorCodes.NO_ERROR)
+_REFUSED_STREAM = int(ErrorCodes.REFUSED_STREAM)
+_ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
+_WINDOW_SETTINGS = (SettingCodes.INITIAL_WINDOW_SIZE, SettingCodes.MAX_FRAME_SIZE)
+
+_settings_cache: list[tuple[ServerConfig, H2Settings]] = []
+
+
+def _settings_for(config: ServerConfig) -> H2Settings:
+    """``H2Settings`` for a worker's config, computed once (a worker has one config)."""
+    if not _settings_cache or _settings_cache[0][0] is not config:
+        _settings_cache[:] = [(config, H2Settings.from_config(config))]
+    return _settings_cache[0][1]
+
+
+class H2Protocol(asyncio.Protocol):
+    """Serves the streams of one HTTP/2 connection through ``state.dispatch``."""
+
+    def __init__(self, state: WorkerState, conn_info: ConnectionInfo | None = None) -> None:
+        self.state = state
+        self.loop = state.loop
+        settings = self.settings = _settings_for(state.config)
+        self.send_buffer_limit = settings.max_send_buffer_size
+        self._h2 = new_connection(settings)
+        self._scheduler = SendScheduler(self._h2, settings.max_send_buffer_size)
+        self._credit = ConnectionCredit(
+            settings.connection_window, max(settings.connection_window, settings.stream_window)
+        )
+        self._connection_window = settings.connection_window
+        self._stream_window = settings.stream_window
+        self._stream_batch = max(1, settings.stream_window // 4)
+        self._adaptive = (
+            AdaptiveWindow(
+                min(settings.connection_window, settings.stream_window), ADAPTIVE_WINDOW_LIMIT
+            )
+            if settings.adaptive_window
+            else None
+        )
+        self._resets = ResetRateGuard(settings.max_concurrent_streams)
+        self._control = ControlFrameGuard()
+        self._streams: dict[int, H2Exchange] = {}
+        self._transport: asyncio.Transport | None = None
+        self._conn_info = conn_info
+        self._paused = False  # transport write buffer over its high-water mark
+        self._flush_pending = False
+        self._closed = False
+        self._last_stream_id: int | None = None  # set once our GOAWAY went out
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._ping_deadline: asyncio.TimerHandle | None = None
+        self._server_pair = header_pair(state.server_header)
+        self._date_raw = b""
+        self._date_pair = (b"date", b"")
+
+    @classmethod
+    def from_preface(
+        cls,
+        state: WorkerState,
+        transport: asyncio.Transport,
+        initial_data: bytes,
+        conn_info: ConnectionInfo | None = None,
+    ) -> H2Protocol:
+        """Take over ``transport`` from HTTP/1 after it read the h2 preface (prior knowledge).
+
+        ``initial_data`` is everything read so far, preface included. The caller
+        must already have left ``state.connections`` and stopped its own timers.
+        """
+        protocol = cls(state, conn_info)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        transport.resume_reading()
+        protocol.data_received(initial_data)
+        return protocol
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport = cast("asyncio.Transport", transport)
+        if self._conn_info is None:
+            self._conn_info = connection_info(transport)
+        self.state.connections.add(self)
+        transport.write(self._h2.data_to_send())
+        self._arm_keepalive()
+        if self.state.stopping:
+            self.shutdown()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        assert self._transport is not None
+        if not self._transport.get_write_buffer_size():
+            self._control.drained()
+        try:
+            events = self._h2.receive_data(data)
+        except ProtocolError:
+            self._close(graceful=False)  # h2 queued a GOAWAY with the error code
+            return
+        handlers = _HANDLERS
+        for event in events:
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(self, event)
+                if self.closed:  # a handler may close the connection (abuse limits)
+                    return
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        return None  # the client is done: close our side too
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        if self._transport is not None and not self._closed:
+            self._transport.pause_reading()  # a peer that does not read stops being read
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._closed or self._transport is None:
+            return
+        self._transport.resume_reading()
+        self._control.drained()
+        for exchange in list(self._streams.values()):
+            exchange.transport_resumed()
+        self._request_flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.state.connections.discard(self)
+        self._cancel_timers()
+        self._lose_streams()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- graceful shutdown -------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Send GOAWAY, let the open streams finish, then close.
+
+        The frame is built here, not with ``H2Connection.close_connection``, because
+        h2 refuses to send anything after its own GOAWAY: open streams could not finish.
+        """
+        if self._closed or self._last_stream_id is not None:
+            return
+        assert self._transport is not None
+        last = self._last_stream_id = self._h2.highest_inbound_stream_id
+        goaway = GoAwayFrame(0, last_stream_id=last, error_code=_NO_ERROR)
+        self._transport.write(self._h2.data_to_send() + goaway.serialize())
+        if not self._streams:
+            self._close(graceful=True)
+
+    def abort(self) -> None:
+        """Drop the connection now (shutdown grace period over)."""
+        if self._transport is not None and not self._closed:
+            self._transport.abort()
+
+    # -- StreamOwner (used by H2Exchange) -------------------------------------------------------
+    @property
+    def transport_paused(self) -> bool:
+        return self._paused
+
+    def response_head(
+        self, status: int, headers: Headers, content_length: int | None
+    ) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        raw = self.state.date_header
+        if raw is not self._date_raw:
+            self._date_raw = raw
+            self._date_pair = header_pair(raw)
+        return response_headers(status, headers, self._server_pair, self._date_pair, content_length)
+
+    def send_head(self, exchange: H2Exchange, block: list[tuple[bytes, bytes]], end: bool) -> None:
+        if self._closed:
+            return
+        try:
+            self._h2.send_headers(exchange.stream_id, block, end_stream=end)
+        except ProtocolError:
+            self._stream_gone(exchange)
+            return
+        if end:
+            exchange.sender.closed = True
+            self.finish(exchange)
+        self._request_flush()
+
+    def send_body(self, exchange: H2Exchange, data: bytes, end: bool) -> None:
+        sender = exchange.sender
+        if self._closed or sender.closed:
+            return
+        try:
+            self._scheduler.send_now(sender, data, end, direct=not self._paused)
+        except ProtocolError:
+            self._stream_gone(exchange)
+            return
+        self._request_flush()
+
+    def finish(self, exchange: H2Exchange) -> None:
+        """The stream's response end was handed to h2: forget the stream."""
+        stream_id = exchange.stream_id
+        if self._streams.pop(stream_id, None) is None:
+            return
+        if exchange.remote_open:
+            if exchange.sender.reset_code is None:
+                # Complete response, body still coming: ask the client to stop (RFC 9113 §8.1).
+                self._reset_stream(stream_id, _NO_ERROR)
+            exchange.body_dropped()
+        self._release(self._credit.consumed(exchange.take_unread()))
+        self._request_flush()
+
+    def reset(self, exchange: H2Exchange, error_code: int) -> None:
+        """Abort the stream (the application failed mid-response)."""
+        if not exchange.sender.closed:
+            self._reset_stream(exchange.stream_id, error_code)
+        self._forget(exchange)
+        self._request_flush()
+
+    def body_consumed(self, exchange: H2Exchange, size: int) -> None:
+        """The application read ``size`` flow-controlled bytes: give the window back."""
+        released = self._credit.consumed(size)
+        if released:
+            self._h2.increment_flow_control_window(released)
+        if exchange.remote_open:
+            stream_credit = exchange.credit.consumed(size, self._stream_batch)
+            if stream_credit:
+                # The stream may have closed meanwhile: its window no longer matters then.
+                with contextlib.suppress(ProtocolError):
+                    self._h2.increment_flow_control_window(stream_credit, exchange.stream_id)
+                released += stream_credit
+        if released:
+            self._request_flush()
+
+    # -- h2 events -------------------------------------------------------------------------------
+    def _on_request(self, event: RequestReceived) -> None:
+        stream_id = event.stream_id
+        if self._last_stream_id is not None and stream_id > self._last_stream_id:
+            self._reset_stream(stream_id, _REFUSED_STREAM)  # opened after our GOAWAY
+            return
+        assert self._conn_info is not None
+        head = parse_request_head(event.headers)
+        exchange = H2Exchange(
+            self, self._conn_info, stream_id, head, event.stream_ended is not None
+        )
+        self._streams[stream_id] = exchange
+        self.state.dispatch(exchange)
+
+    def _on_data(self, event: DataReceived) -> None:
+        size = event.flow_controlled_length
+        credit = self._credit
+        released = credit.received(size)
+        exchange = self._streams.get(event.stream_id)
+        if exchange is not None and exchange.remote_open and event.data:
+            exchange.feed(event.data, size)
+        else:
+            released += credit.consumed(size)  # padding only, or a finished stream: discard
+            if exchange is not None and exchange.remote_open:
+                self._stream_credit(exchange, size)
+        self._release(released)
+        adaptive = self._adaptive
+        if adaptive is not None and adaptive.data_received(size):
+            self._h2.ping(_BDP_PING)
+
+    def _on_stream_ended(self, event: StreamEnded) -> None:
+        exchange = self._streams.get(event.stream_id)
+        if exchange is not None:
+            exchange.end_of_body()
+
+    def _on_trailers(self, event: TrailersReceived) -> None:
+        exchange = self._streams.get(event.stream_id)
+        if exchange is not None:
+            exchange.trailers = list(event.headers)
+
+    def _on_reset(self, event: StreamReset) -> None:
+        exchange = self._streams.get(event.stream_id)
+        if exchange is not None:
+            self._forget(exchange)
+        if event.remote_reset and self._resets.reset(self.loop.time()):
+            self._calm()
+
+    def _on_window_update(self, event: WindowUpdated) -> None:
+        if event.stream_id:
+            self._scheduler.unblock(event.stream_id)
+        else:
+            self._scheduler.unblock_all()
+
+    def _on_settings(self, event: RemoteSettingsChanged) -> None:
+        if self._control.control_frame():
+            self._calm()
+            return
+        changed = event.changed_settings
+        if any(code in changed for code in _WINDOW_SETTINGS):
+            self._scheduler.unblock_all()
+
+    def _on_ping(self, event: PingReceived) -> None:
+        if self._control.control_frame():
+            self._calm()
+
+    def _on_ping_ack(self, event: PingAckReceived) -> None:
+        if event.ping_data == _KEEPALIVE_PING:
+            if self._ping_deadline is not None:
+                self._ping_deadline.cancel()
+                self._ping_deadline = None
+            self._arm_keepalive()
+        elif event.ping_data == _BDP_PING and self._adaptive is not None:
+            grown = self._adaptive.probe_acked()
+            if grown is not None:
+                self._grow_windows(grown)
+
+    def _on_terminated(self, event: ConnectionTerminated) -> None:
+        # h2 accepts no more frames after a GOAWAY from the client: nothing left to finish.
+        self._close(graceful=event.error_code == _NO_ERROR)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _request_flush(self) -> None:
+        if not self._flush_pending and not self._closed:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Frame what flow control allows and write it, a budget at a time."""
+        self._flush_pending = False
+        transport = self._transport
+        if self._closed or transport is None:
+            return
+        scheduler = self._scheduler
+        h2 = self._h2
+        while True:
+            if not self._paused and scheduler.has_ready:
+                scheduler.pump(_WRITE_BUDGET)
+            data = h2.data_to_send()
+            if data:
+                transport.write(data)
+            if not data or self._paused or not scheduler.has_ready:
+                break
+        if self._last_stream_id is not None and not self._streams:
+            self._close(graceful=True)
+
+    def _release(self, credit: int) -> None:
+        if credit:
+            self._h2.increment_flow_control_window(credit)
+
+    def _stream_credit(self, exchange: H2Exchange, size: int) -> None:
+        credit = exchange.credit.consumed(size, self._stream_batch)
+        if credit:
+            with contextlib.suppress(ProtocolError):
+                self._h2.increment_flow_control_window(credit, exchange.stream_id)
+
+    def _reset_stream(self, stream_id: int, error_code: int) -> None:
+        with contextlib.suppress(ProtocolError):  # already closed on both sides
+            self._h2.reset_stream(stream_id, error_code)
+
+    def _forget(self, exchange: H2Exchange) -> None:
+        """Drop a stream that will send nothing more (reset either way)."""
+        self._scheduler.discard(exchange.sender)
+        if self._streams.pop(exchange.stream_id, None) is not None:
+            self._release(self._credit.consumed(exchange.take_unread()))
+        exchange.lost()
+
+    def _stream_gone(self, exchange: H2Exchange) -> None:
+        self._forget(exchange)
+        self._request_flush()
+
+    def _grow_windows(self, window: int) -> None:
+        """Adaptive window: raise the connection window and the streams' initial window."""
+        if window > self._connection_window:
+            self._h2.increment_flow_control_window(window - self._connection_window)
+            self._connection_window = window
+        if window > self._stream_window:
+            self._h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: window})
+            self._stream_window = window
+            self._stream_batch = max(1, window // 4)
+        connection_window = self._connection_window
+        self._credit.resize(connection_window, max(connection_window, self._stream_window))
+
+    def _arm_keepalive(self) -> None:
+        interval = self.settings.keep_alive_interval
+        if interval is not None and not self._closed:
+            self._keepalive = self.loop.call_later(interval, self._send_keepalive)
+
+    def _send_keepalive(self) -> None:
+        self._keepalive = None
+        if self._closed:
+            return
+        self._h2.ping(_KEEPALIVE_PING)
+        self._request_flush()
+        timeout = self.settings.keep_alive_timeout
+        self._ping_deadline = self.loop.call_later(timeout, self._keepalive_expired)
+
+    def _keepalive_expired(self) -> None:
+        self._ping_deadline = None
+        self._close(graceful=False)
+
+    def _cancel_timers(self) -> None:
+        for handle in (self._keepalive, self._ping_deadline):
+            if handle is not None:
+                handle.cancel()
+        self._keepalive = self._ping_deadline = None
+
+    def _calm(self) -> None:
+        """The client crossed an abuse limit: GOAWAY(ENHANCE_YOUR_CALM) and close."""
+        with contextlib.suppress(ProtocolError):
+            self._h2.close_connection(error_code=_ENHANCE_YOUR_CALM)
+        self._close(graceful=False)
+
+    def _close(self, graceful: bool) -> None:
+        """Write what h2 still holds, then close; a non-graceful close does not wait for
+        a peer that does not read, and fails every open stream at once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_timers()
+        transport = self._transport
+        if transport is not None:
+            data = self._h2.data_to_send()
+            if data:
+                transport.write(data)
+            if graceful or not transport.get_write_buffer_size():
+                transport.close()
+            else:
+                transport.abort()
+        self._lose_streams()
+
+    def _lose_streams(self) -> None:
+        streams = list(self._streams.values())
+        self._streams.clear()
+        for exchange in streams:
+            self._scheduler.discard(exchange.sender)
+            exchange.lost()
+
+
+_HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
+    RequestReceived: H2Protocol._on_request,
+    DataReceived: H2Protocol._on_data,
+    StreamEnded: H2Protocol._on_stream_ended,
+    TrailersReceived: H2Protocol._on_trailers,
+    StreamReset: H2Protocol._on_reset,
+    WindowUpdated: H2Protocol._on_window_update,
+    RemoteSettingsChanged: H2Protocol._on_settings,
+    PingReceived: H2Protocol._on_ping,
+    PingAckReceived: H2Protocol._on_ping_ack,
+    ConnectionTerminated: H2Protocol._on_terminated,
+}
