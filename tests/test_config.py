@@ -123,28 +123,7 @@ RANGES = [
 ]
 
 #: Field → a non-default value that must be refused until the feature lands, and the flag
-#: the message names. HTTP/2 and TLS are each switched on by one word in config.py.
-HTTP2_GATED: dict[str, tuple[Any, str]] = {
-    "http": ("2", "--http 2"),
-    "http2_adaptive_window": (True, "--http2-adaptive-window"),
-    "http2_initial_connection_window_size": (2048, "--http2-initial-connection-window-size"),
-    "http2_initial_stream_window_size": (2048, "--http2-initial-stream-window-size"),
-    "http2_keep_alive_interval": (1000, "--http2-keep-alive-interval"),
-    "http2_keep_alive_timeout": (5, "--http2-keep-alive-timeout"),
-    "http2_max_concurrent_streams": (50, "--http2-max-concurrent-streams"),
-    "http2_max_frame_size": (32_768, "--http2-max-frame-size"),
-    "http2_max_headers_size": (1024, "--http2-max-headers-size"),
-    "http2_max_send_buffer_size": (2048, "--http2-max-send-buffer-size"),
-}
-TLS_GATED: dict[str, tuple[Any, str]] = {
-    "ssl_cert": (Path("cert.pem"), "--ssl-certificate"),
-    "ssl_key": (Path("key.pem"), "--ssl-keyfile"),
-    "ssl_key_password": ("secret", "--ssl-keyfile-password"),
-    "ssl_protocol_min": ("tls1.2", "--ssl-protocol-min"),
-    "ssl_ca": (Path("ca.pem"), "--ssl-ca"),
-    "ssl_crl": ([Path("crl.pem")], "--ssl-crl"),
-    "ssl_client_verify": (True, "--ssl-client-verify"),
-}
+#: the message names.
 OTHER_GATED: dict[str, tuple[Any, str]] = {
     "runtime_threads": (2, "--runtime-threads"),
     "runtime_mode": ("mt", "--runtime-mode"),
@@ -157,11 +136,7 @@ OTHER_GATED: dict[str, tuple[Any, str]] = {
     "process_name": ("web", "--process-name"),
     "env_files": ([Path(".env")], "--env-files"),
 }
-NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
-    **({} if config_module._HTTP2_IMPLEMENTED else HTTP2_GATED),
-    **({} if config_module._TLS_IMPLEMENTED else TLS_GATED),
-    **OTHER_GATED,
-}
+NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = OTHER_GATED
 
 
 def _option(name: str) -> ConfigOption:

@@ -50,10 +50,7 @@ OptionKind = Literal[
 
 ENV_PREFIX = "GRANIAN_"
 
-#: Features that span several options: flip one word when the feature lands. Any other
-#: option not implemented yet says so in its own field (``implemented=False``).
-_HTTP2_IMPLEMENTED = True
-_TLS_IMPLEMENTED = True
+#: An option not implemented yet says so in its own field (``implemented=False``).
 _PATH_KINDS = frozenset({"path", "file", "dir", "json"})
 _MAX_PORT = 65_535
 
@@ -198,7 +195,6 @@ class ServerConfig:
         flag="--http",
         enum=HTTPModes,
         help="HTTP version",
-        implemented=True if _HTTP2_IMPLEMENTED else ("1",),
     )
     websockets: bool = opt(
         True, kind="bool", flag="--ws", param="websockets", help="Enable websockets handling"
@@ -310,7 +306,6 @@ class ServerConfig:
         kind="bool",
         flag="--http2-adaptive-window",
         help="Sets whether to use an adaptive flow control for HTTP2",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_initial_connection_window_size: int = opt(
         1_048_576,
@@ -318,7 +313,6 @@ class ServerConfig:
         flag="--http2-initial-connection-window-size",
         min=1024,
         help="Sets the max connection-level flow control for HTTP2",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_initial_stream_window_size: int = opt(
         1_048_576,
@@ -326,7 +320,6 @@ class ServerConfig:
         flag="--http2-initial-stream-window-size",
         min=1024,
         help=("Sets the `SETTINGS_INITIAL_WINDOW_SIZE` option for HTTP2 stream-level flow control"),
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_keep_alive_interval: int | None = opt(
         None,
@@ -338,7 +331,6 @@ class ServerConfig:
             "Sets an interval (in milliseconds) for HTTP2 Ping frames should be sent "
             "to keep a connection alive"
         ),
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_keep_alive_timeout: int = opt(
         20,
@@ -349,7 +341,6 @@ class ServerConfig:
             "Sets a timeout (in seconds or a human-readable duration) for receiving "
             "an acknowledgement of the HTTP2 keep-alive ping"
         ),
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_max_concurrent_streams: int = opt(
         200,
@@ -357,7 +348,6 @@ class ServerConfig:
         flag="--http2-max-concurrent-streams",
         min=10,
         help="Sets the SETTINGS_MAX_CONCURRENT_STREAMS option for HTTP2 connections",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_max_frame_size: int = opt(
         16_384,
@@ -365,7 +355,6 @@ class ServerConfig:
         flag="--http2-max-frame-size",
         min=1024,
         help="Sets the maximum frame size to use for HTTP2",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_max_headers_size: int = opt(
         16_777_216,
@@ -373,7 +362,6 @@ class ServerConfig:
         flag="--http2-max-headers-size",
         min=1,
         help="Sets the max size of received header frames",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     http2_max_send_buffer_size: int = opt(
         409_600,
@@ -381,7 +369,6 @@ class ServerConfig:
         flag="--http2-max-send-buffer-size",
         min=1024,
         help="Set the maximum write buffer size for each HTTP/2 stream",
-        implemented=_HTTP2_IMPLEMENTED,
     )
     log_enabled: bool = opt(
         True, kind="bool", flag="--log", param="log_enabled", help="Enable logging"
@@ -412,7 +399,6 @@ class ServerConfig:
         flag="--ssl-certificate",
         exists=True,
         help="SSL certificate file",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_key: Path | None = opt(
         None,
@@ -420,14 +406,12 @@ class ServerConfig:
         flag="--ssl-keyfile",
         exists=True,
         help="SSL key file",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_key_password: str | None = opt(
         None,
         kind="str",
         flag="--ssl-keyfile-password",
         help="SSL key password",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_protocol_min: str = opt(
         "tls1.3",
@@ -435,7 +419,6 @@ class ServerConfig:
         flag="--ssl-protocol-min",
         enum=SSLProtocols,
         help="Set the minimum supported protocol for SSL connections",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_ca: Path | None = opt(
         None,
@@ -443,7 +426,6 @@ class ServerConfig:
         flag="--ssl-ca",
         exists=True,
         help="Root SSL certificate file for client verification",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_crl: list[Path] | None = opt(
         None,
@@ -452,14 +434,12 @@ class ServerConfig:
         exists=True,
         multiple=True,
         help="SSL CRL file(s)",
-        implemented=_TLS_IMPLEMENTED,
     )
     ssl_client_verify: bool = opt(
         False,
         kind="bool",
         flag="--ssl-client-verify",
         help="Verify clients SSL certificates",
-        implemented=_TLS_IMPLEMENTED,
     )
     url_path_prefix: str | None = opt(
         None, kind="str", flag="--url-path-prefix", help="URL path prefix the app is mounted on"

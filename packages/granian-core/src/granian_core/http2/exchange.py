@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from granian_core.exchange import (
     ClientDisconnected,
@@ -56,6 +56,8 @@ class StreamOwner(Protocol):
     def reset(self, exchange: H2Exchange, error_code: int) -> None: ...
 
     def body_consumed(self, exchange: H2Exchange, size: int) -> None: ...
+
+    async def read_file(self, file: IO[bytes], size: int) -> bytes: ...
 
 
 def _no_body(method: str, status: int) -> bool:
@@ -341,7 +343,7 @@ class H2Exchange(HTTPExchange):
             if offset:
                 file.seek(offset)
             while remaining > 0 and not self.disconnected:
-                chunk = file.read(min(FILE_CHUNK, remaining))
+                chunk = await self._owner.read_file(file, min(FILE_CHUNK, remaining))
                 if not chunk:
                     break  # the file shrank: end_response resets the stream (short body)
                 remaining -= len(chunk)

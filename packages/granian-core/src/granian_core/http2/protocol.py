@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -206,6 +206,9 @@ class H2Protocol(asyncio.Protocol):
         self._transport.write(self._h2.data_to_send() + goaway.serialize())
         if not self._streams:
             self._close(graceful=True)
+
+    async def read_file(self, file: IO[bytes], size: int) -> bytes:
+        return await self.state.read_file(file, size)
 
     def abort(self) -> None:
         """Drop the connection now (shutdown grace period over)."""

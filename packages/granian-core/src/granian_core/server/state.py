@@ -14,14 +14,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
+
+from granian_core.websocket import WebSocketSession
 
 if TYPE_CHECKING:
     from granian_core.config import ServerConfig
     from granian_core.exchange import HTTPExchange
     from granian_core.interface import Interface
     from granian_core.log import AccessLogger
+    from granian_core.ws.session import CoreSession
 
 __all__ = ["WorkerState"]
 
@@ -52,9 +56,10 @@ class WorkerState:
         self._handle_http = interface.handle_http
         self._limit = config.resolved_backpressure()
         self._in_flight = 0
-        self._waiting: deque[HTTPExchange] = deque()
+        self._waiting: deque[HTTPExchange | CoreSession] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._date_timer: asyncio.TimerHandle | None = None
+        self._io_executor: ThreadPoolExecutor | None = None
         #: Called with True when the worker is saturated (stop accepting), False when not.
         self.on_saturation: Callable[[bool], None] = _ignore
         self._refresh_date()
@@ -69,6 +74,28 @@ class WorkerState:
         if self._date_timer is not None:
             self._date_timer.cancel()
             self._date_timer = None
+        if self._io_executor is not None:
+            self._io_executor.shutdown(wait=False)
+            self._io_executor = None
+
+    # -- blocking file I/O off the loop (--runtime-blocking-threads) ----------------------
+    @property
+    def io_executor(self) -> ThreadPoolExecutor:
+        """Threads for blocking I/O of the protocols (file reads for file responses).
+
+        Granian runs such I/O on its Rust runtime's blocking threads; here they are a
+        thread pool of ``--runtime-blocking-threads`` (default: Python's own default size).
+        """
+        if self._io_executor is None:
+            self._io_executor = ThreadPoolExecutor(
+                max_workers=self.config.runtime_blocking_threads,
+                thread_name_prefix="granian-io",
+            )
+        return self._io_executor
+
+    async def read_file(self, file: IO[bytes], size: int) -> bytes:
+        """Read up to ``size`` bytes of ``file`` on an I/O thread."""
+        return await self.loop.run_in_executor(self.io_executor, file.read, size)
 
     # -- running handlers ---------------------------------------------------------------
     @property
@@ -82,6 +109,32 @@ class WorkerState:
             return
         self._start(exchange)
 
+    def dispatch_session(self, session: CoreSession) -> None:
+        """Run ``handle_websocket`` for ``session`` in a backpressure slot, like ``dispatch``.
+
+        The handler and its failure rules live in ``granian_core.ws.dispatch``.
+        """
+        if self._in_flight >= self._limit:
+            self._waiting.append(session)
+            return
+        self._start_session(session)
+
+    def _start_session(self, session: CoreSession) -> None:
+        self._in_flight += 1
+        if self._in_flight == self._limit:
+            self.on_saturation(True)
+        task = self.loop.create_task(self._run_session(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_session(self, session: CoreSession) -> None:
+        from granian_core.ws.dispatch import run_session
+
+        try:
+            await run_session(self.interface, session, self._access_logger)
+        finally:
+            self._release()
+
     def _start(self, exchange: HTTPExchange) -> None:
         self._in_flight += 1
         if self._in_flight == self._limit:
@@ -93,9 +146,12 @@ class WorkerState:
     def _release(self) -> None:
         self._in_flight -= 1
         while self._waiting:
-            exchange = self._waiting.popleft()
-            if not exchange.disconnected:
-                self._start(exchange)
+            waiting = self._waiting.popleft()
+            if not waiting.disconnected:
+                if isinstance(waiting, WebSocketSession):
+                    self._start_session(waiting)
+                else:
+                    self._start(waiting)
                 return
         if self._in_flight == self._limit - 1:
             self.on_saturation(False)

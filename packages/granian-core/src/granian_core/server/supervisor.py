@@ -93,6 +93,7 @@ class Supervisor:
         if pid_file is not None:
             pid_file.write()
         code = 1
+        self._install_signal_handlers()  # before binding: a signal must never find defaults
         try:
             tls = build_ssl_context(config) is not None  # file errors: one line, before workers
             self._sockets = self._bind()
@@ -100,8 +101,9 @@ class Supervisor:
                 logger.info("Listening at: %s", describe(sock, tls))
             for hook in self.hooks.startup:
                 hook()
-            self._install_signal_handlers()
             for worker_id in range(1, config.workers + 1):
+                if self._stop_requested:
+                    break
                 self._spawn(worker_id)
             code = self._supervise()
         finally:
