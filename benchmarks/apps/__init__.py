@@ -1,0 +1,1 @@
+"""Benchmark applications: one module per interface, routes selected by path."""
