@@ -126,7 +126,7 @@ RANGES = [
 #: the message names.
 OTHER_GATED: dict[str, tuple[Any, str]] = {
     "runtime_threads": (2, "--runtime-threads"),
-    "runtime_mode": ("mt", "--runtime-mode"),
+    "runtime_mode": ("mt", "--runtime-mode mt"),
     "task_impl": ("rust", "--task-impl"),
     "static_path_mount": ([Path("static")], "--static-path-mount"),
     "metrics_enabled": (True, "--metrics"),

@@ -239,7 +239,7 @@ class ServerConfig:
         flag="--runtime-mode",
         enum=RuntimeModes,
         help="Runtime mode to use (single/multi threaded)",
-        implemented=False,
+        implemented=("auto", "st"),
     )
     loop: str = opt(
         "auto", kind="choice", flag="--loop", enum=Loops, help="Event loop implementation"
