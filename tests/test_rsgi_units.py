@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import granian_rsgi
 import pytest
 from granian_rsgi import Headers, ProtocolClosed, ProtocolError, WebsocketMessageType
@@ -117,16 +115,6 @@ def test_websocket_message() -> None:
     message = granian_rsgi.WebsocketMessage(WebsocketMessageType.string, "hi")
     assert (message.kind, message.data) == (2, "hi")
     assert granian_rsgi.WebsocketMessage(0).data is None
-
-
-def test_websocket_placeholders_raise_protocol_error() -> None:
-    proto = granian_rsgi.WebsocketProtocol(None)
-    with pytest.raises(ProtocolError, match="not available"):
-        asyncio.run(proto.accept())
-    with pytest.raises(ProtocolError, match="not available"):
-        proto.close(1000)
-    with pytest.raises(ProtocolError, match="not available"):
-        asyncio.run(granian_rsgi.WebsocketTransport().receive())
 
 
 def test_interface_entry_point() -> None:

@@ -26,10 +26,10 @@ class EchoPathInterface(Interface):
         exchange.send_response(200, [(b"x-interface", b"echo-path")], body)
 '''
 
-APP = '''
+APP = """
 def app(path):
     return "third party saw " + path
-'''
+"""
 
 
 def _install_fake_distribution(site: Path) -> None:

@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 from granian_core.exchange import HTTPExchange
 from granian_core.interface import Interface, WorkerContext
+from granian_core.websocket import WebSocketSession
 
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import HTTPScopeFactory
+from .websocket import WebSocketCycle
 
 __all__ = ["ASGIInterface", "ASGINoLifespanInterface"]
 
@@ -20,12 +22,15 @@ class ASGIInterface(Interface):
 
     #: ``asginl`` turns this off: the app never sees a ``lifespan`` scope.
     lifespan_enabled: ClassVar[bool] = True
+    supports_websockets = True
 
     def __init__(self, app: Any, context: WorkerContext) -> None:
         super().__init__(app, context)
         #: The lifespan ``state``; each request scope gets a shallow copy.
         self.state: dict[str, Any] = {}
-        self._build_scope = HTTPScopeFactory(context.config.url_path_prefix or "").build
+        scopes = HTTPScopeFactory(context.config.url_path_prefix or "")
+        self._build_scope = scopes.build
+        self._build_websocket_scope = scopes.build_websocket
         self._lifespan: Lifespan | None = None
 
     async def startup(self) -> None:
@@ -41,6 +46,12 @@ class ASGIInterface(Interface):
         # Return the app's own coroutine: no wrapper frame per request.
         cycle = HTTPCycle(exchange)
         scope = self._build_scope(exchange, self.state)
+        result: Awaitable[None] = self.app(scope, cycle.receive, cycle.send)
+        return result
+
+    def handle_websocket(self, session: WebSocketSession) -> Awaitable[None]:
+        cycle = WebSocketCycle(session)
+        scope = self._build_websocket_scope(session, self.state)
         result: Awaitable[None] = self.app(scope, cycle.receive, cycle.send)
         return result
 

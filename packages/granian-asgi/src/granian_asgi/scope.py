@@ -1,22 +1,27 @@
-"""Building the ASGI ``http`` scope of one request from an :class:`HTTPExchange`.
+"""Building the ASGI ``http`` and ``websocket`` scopes from the core's request objects.
 
 Everything that is the same for every request of a worker (the ``asgi`` dict,
-``root_path``) is computed once; per request we build one dict literal.
+``root_path``) is computed once; per request we build one dict literal. On TLS the
+``tls`` extension is computed once per connection (see :mod:`granian_asgi.tls`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from granian_core.exchange import Headers, HTTPExchange
+from granian_core.exchange import ConnectionInfo, Headers, HTTPExchange
+from granian_core.websocket import WebSocketSession
 
 from .asgi_types import ASGI_VERSION, Scope
+from .tls import tls_extension
 
 __all__ = ["HTTPScopeFactory"]
 
+_WS_SCHEMES = {"http": "ws", "https": "wss"}
+
 
 class HTTPScopeFactory:
-    """Makes ``http`` scopes for one worker."""
+    """Makes ``http`` and ``websocket`` scopes for one worker."""
 
     __slots__ = ("_root_path",)
 
@@ -33,6 +38,7 @@ class HTTPScopeFactory:
         headers = exchange.headers
         if exchange.authority is not None:
             headers = _with_host(headers, exchange.authority)
+        tls = conn.tls
         return {
             "type": "http",
             "asgi": ASGI_VERSION,
@@ -47,8 +53,41 @@ class HTTPScopeFactory:
             "client": conn.client,
             "server": server,
             "state": state.copy(),
-            "extensions": {"http.response.pathsend": {}},
+            "extensions": {"http.response.pathsend": {}}
+            if tls is None
+            else {"http.response.pathsend": {}, "tls": tls_extension(tls)},
         }
+
+    def build_websocket(self, session: WebSocketSession, state: dict[str, Any]) -> Scope:
+        conn = session.conn
+        headers = session.headers
+        if session.authority is not None:
+            headers = _with_host(headers, session.authority)
+        tls = conn.tls
+        return {
+            "type": "websocket",
+            "asgi": ASGI_VERSION,
+            "http_version": session.http_version,
+            "scheme": _WS_SCHEMES.get(conn.scheme, conn.scheme),
+            "path": session.path,
+            "raw_path": session.raw_path,
+            "query_string": session.query_string,
+            "root_path": self._root_path,
+            "headers": headers,
+            "client": conn.client,
+            "server": _server(conn),
+            "subprotocols": session.subprotocols,
+            "state": state.copy(),
+            "extensions": {"websocket.http.response": {}}
+            if tls is None
+            else {"websocket.http.response": {}, "tls": tls_extension(tls)},
+        }
+
+
+def _server(conn: ConnectionInfo) -> tuple[str, int | None] | None:
+    if conn.unix_path is not None:
+        return (conn.unix_path, None)  # ASGI: a Unix socket server is ``[path, None]``
+    return conn.server
 
 
 def _with_host(headers: Headers, authority: str) -> Headers:

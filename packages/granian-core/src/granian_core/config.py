@@ -10,7 +10,6 @@ Field names are Granian's constructor keyword names, with ``HTTP1Settings`` and
 ``HTTP2Settings`` flattened into ``http1_*`` / ``http2_*`` fields.
 """
 
-
 from __future__ import annotations
 
 import dataclasses

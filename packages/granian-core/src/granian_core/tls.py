@@ -4,10 +4,16 @@
 unusable certificate, key, CA or CRL stops the server with one line naming the
 file (a :class:`ConfigurationError`). Workers build their own context the same
 way (an ``SSLContext`` cannot be pickled to a spawned process).
+
+``connection_info`` reads a connection's :class:`TLSInfo` once, after the handshake;
+both HTTP/1 and HTTP/2 use it. The last section turns those facts into the standard
+encodings interface adapters publish (IANA numbers, RFC 4514 names).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,8 +31,12 @@ __all__ = [
     "ServerSSLContext",
     "alpn_protocols",
     "build_ssl_context",
+    "certificate_issuer",
+    "certificate_subject",
+    "cipher_suite_number",
     "connection_info",
     "tls_info",
+    "tls_version_number",
 ]
 
 #: Seconds a client gets to complete the TLS handshake (asyncio runs each handshake
@@ -142,20 +152,24 @@ def _load_crl(context: ssl.SSLContext, crl: Path) -> None:
 def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> TLSInfo:
     """The TLS facts of an established connection."""
     cipher = ssl_object.cipher()
-    context = ssl_object.context
     peer = ssl_object.getpeercert(binary_form=True)
-    chain: tuple[bytes, ...] = (peer,) if peer else ()
-    verified_chain = getattr(ssl_object, "get_verified_chain", None)  # Python >= 3.13
-    if peer and verified_chain is not None:
-        # Leaf first; the chain ends with the CA the server trusts.
-        chain = tuple(cert for cert in verified_chain() if isinstance(cert, bytes)) or chain
     return TLSInfo(
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
         alpn_protocol=ssl_object.selected_alpn_protocol(),
-        server_cert=getattr(context, "server_cert_der", None),
-        client_cert_chain=chain,
+        server_cert=getattr(ssl_object.context, "server_cert_der", None),
+        client_cert_chain=_client_chain(ssl_object, peer) if peer else (),
     )
+
+
+def _client_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket, leaf: bytes) -> tuple[bytes, ...]:
+    """The certificates the client sent, leaf first (only the leaf before Python 3.13)."""
+    sent = getattr(ssl_object, "get_unverified_chain", None)
+    chain = sent() if sent is not None else None
+    # Early 3.13 releases return certificate objects, not DER: keep the leaf then.
+    if chain and all(isinstance(cert, bytes) for cert in chain) and chain[0] == leaf:
+        return tuple(chain)
+    return (leaf,)
 
 
 def connection_info(transport: asyncio.BaseTransport) -> ConnectionInfo:
@@ -176,3 +190,179 @@ def _address(address: object) -> tuple[str, int] | None:
     if isinstance(address, tuple) and len(address) >= 2:
         return str(address[0]), int(address[1])
     return None
+
+
+# -- the facts in the encodings applications expect ----------------------------------------
+#: ``SSLObject.version()`` → the protocol version number on the wire.
+_TLS_VERSION_NUMBERS = {
+    "SSLv3": 0x0300,
+    "TLSv1": 0x0301,
+    "TLSv1.1": 0x0302,
+    "TLSv1.2": 0x0303,
+    "TLSv1.3": 0x0304,
+}
+
+
+def tls_version_number(version: str | None) -> int | None:
+    """``"TLSv1.3"`` → ``0x0304``; None when unknown."""
+    return _TLS_VERSION_NUMBERS.get(version) if version is not None else None
+
+
+def cipher_suite_number(cipher: str | None) -> int | None:
+    """An OpenSSL cipher name → its 16-bit IANA number (``TLS_AES_128_GCM_SHA256`` → 0x1301)."""
+    return _cipher_suite_numbers().get(cipher) if cipher is not None else None
+
+
+@functools.cache
+def _cipher_suite_numbers() -> dict[str, int]:
+    # OpenSSL ids are 0x0300XXXX: the low 16 bits are the IANA number. Every suite the
+    # library knows is listed, not just the defaults, whatever the server context allows.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with contextlib.suppress(ssl.SSLError):  # a library without these keywords: its defaults
+        context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    return {cipher["name"]: cipher["id"] & 0xFFFF for cipher in context.get_ciphers()}
+
+
+def certificate_subject(der: bytes) -> str | None:
+    """The subject of a DER certificate as an RFC 4514 string; None if it cannot be read."""
+    names = _certificate_names(der)
+    return names[1] if names is not None else None
+
+
+def certificate_issuer(der: bytes) -> str | None:
+    """The issuer of a DER certificate as an RFC 4514 string; None if it cannot be read."""
+    names = _certificate_names(der)
+    return names[0] if names is not None else None
+
+
+# A DER element is (tag, start of its content, end of its content) within the certificate.
+_Element = tuple[int, int, int]
+
+_SEQUENCE = 0x30
+_SET = 0x31
+_OID = 0x06
+_EXPLICIT_VERSION = 0xA0
+
+#: RFC 4514 §3 short names, plus two registered ones (RFC 3039/PKCS #9) common in client certs.
+_SHORT_NAMES = {
+    "2.5.4.3": "CN",
+    "2.5.4.5": "serialNumber",
+    "2.5.4.6": "C",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.9": "STREET",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "0.9.2342.19200300.100.1.1": "UID",
+    "0.9.2342.19200300.100.1.25": "DC",
+    "1.2.840.113549.1.9.1": "emailAddress",
+}
+
+#: ASN.1 string tags → codec. Other value types are written as ``#`` + hex of their DER.
+_STRING_CODECS = {
+    0x0C: "utf-8",  # UTF8String
+    0x12: "ascii",  # NumericString
+    0x13: "ascii",  # PrintableString
+    0x14: "latin-1",  # TeletexString (as OpenSSL reads it)
+    0x16: "ascii",  # IA5String
+    0x1A: "ascii",  # VisibleString
+    0x1C: "utf-32-be",  # UniversalString
+    0x1E: "utf-16-be",  # BMPString
+}
+
+_ESCAPED = frozenset('"+,;<>\\')
+
+
+@functools.lru_cache(maxsize=256)
+def _certificate_names(der: bytes) -> tuple[str, str] | None:
+    """``(issuer, subject)`` of a certificate, read from its TBSCertificate (RFC 5280 §4.1)."""
+    try:
+        _, cert_start, cert_end = _element(der, 0, len(der))
+        _, tbs_start, tbs_end = _element(der, cert_start, cert_end)
+        fields = list(_children(der, tbs_start, tbs_end))
+        if fields and fields[0][0] == _EXPLICIT_VERSION:
+            fields = fields[1:]
+        # serialNumber, signature, issuer, validity, subject
+        issuer, subject = fields[2], fields[4]
+        return _distinguished_name(der, issuer), _distinguished_name(der, subject)
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _element(data: bytes, offset: int, limit: int) -> _Element:
+    tag = data[offset]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-byte tags are not used by X.509 names")
+    length = data[offset + 1]
+    offset += 2
+    if length & 0x80:
+        size = length & 0x7F
+        if not 0 < size <= 4:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(data[offset : offset + size], "big")
+        offset += size
+    end = offset + length
+    if end > limit:
+        raise ValueError("DER element overruns its parent")
+    return tag, offset, end
+
+
+def _children(data: bytes, start: int, end: int) -> list[_Element]:
+    children = []
+    while start < end:
+        child = _element(data, start, end)
+        children.append(child)
+        start = child[2]
+    return children
+
+
+def _distinguished_name(data: bytes, name: _Element) -> str:
+    tag, start, end = name
+    if tag != _SEQUENCE:
+        raise ValueError("a Name is a SEQUENCE")
+    rdns = []
+    for rdn_tag, rdn_start, rdn_end in _children(data, start, end):
+        if rdn_tag != _SET:
+            raise ValueError("an RDN is a SET")
+        pairs = [_attribute(data, pair) for pair in _children(data, rdn_start, rdn_end)]
+        rdns.append("+".join(pairs))
+    return ",".join(reversed(rdns))  # RFC 4514: the last RDN of the sequence comes first
+
+
+def _attribute(data: bytes, pair: _Element) -> str:
+    _, start, end = pair
+    oid, value = _children(data, start, end)
+    if oid[0] != _OID:
+        raise ValueError("an attribute type is an OID")
+    dotted = _dotted_oid(data[oid[1] : oid[2]])
+    short = _SHORT_NAMES.get(dotted)
+    codec = _STRING_CODECS.get(value[0])
+    if short is None or codec is None:
+        # RFC 4514 §2.4: an unnamed type or a non-string value is ``#`` + the hex of its
+        # whole DER element, which starts right where the OID element ends.
+        return f"{short or dotted}=#{data[oid[2] : value[2]].hex()}"
+    return f"{short}={_escape(data[value[1] : value[2]].decode(codec))}"
+
+
+def _dotted_oid(body: bytes) -> str:
+    if not body:
+        raise ValueError("empty OID")
+    arcs: list[int] = []
+    current = 0
+    for byte in body:
+        current = (current << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(current)
+            current = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(map(str, (first, arcs[0] - 40 * first, *arcs[1:])))
+
+
+def _escape(value: str) -> str:
+    """RFC 4514 §2.4 escaping of an attribute value."""
+    out = [f"\\{char}" if char in _ESCAPED else "\\00" if char == "\0" else char for char in value]
+    if out and out[0] in (" ", "#"):
+        out[0] = "\\" + out[0]
+    if out and out[-1] == " ":
+        out[-1] = "\\ "
+    return "".join(out)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from granian_core.interface import Interface, WorkerContext
 
 from .protocol import RSGIApp, run_http
+from .websocket import RSGIWebsocketApp, run_websocket
 
 if TYPE_CHECKING:
     from granian_core.exchange import HTTPExchange
+    from granian_core.websocket import WebSocketSession
 
 __all__ = ["RSGIInterface"]
 
 
 class RSGIInterface(Interface):
     """Serves an RSGI 1.6 application: ``app(scope, protocol)`` or ``app.__rsgi__``."""
+
+    supports_websockets = True
 
     def __init__(self, app: Any, context: WorkerContext) -> None:
         super().__init__(app, context)
@@ -36,3 +40,7 @@ class RSGIInterface(Interface):
 
     def handle_http(self, exchange: HTTPExchange) -> Awaitable[None]:
         return run_http(self._callable, exchange)
+
+    def handle_websocket(self, session: WebSocketSession) -> Awaitable[None]:
+        app = cast(RSGIWebsocketApp, self._callable)
+        return run_websocket(app, session)

@@ -12,8 +12,9 @@ from .headers import Headers
 
 if TYPE_CHECKING:
     from granian_core.exchange import HTTPExchange
+    from granian_core.websocket import WebSocketSession
 
-__all__ = ["Scope"]
+__all__ = ["Scope", "WebsocketScope"]
 
 RSGI_VERSION = "1.6"
 
@@ -32,7 +33,7 @@ class Scope:
     proto = "http"
     rsgi_version = RSGI_VERSION
 
-    def __init__(self, exchange: HTTPExchange) -> None:
+    def __init__(self, exchange: HTTPExchange | WebSocketSession) -> None:
         self._exchange = exchange
         self._headers: Headers | None = None
 
@@ -86,6 +87,14 @@ class Scope:
             f"method={self.method!r}, path={self.path!r}, query_string={self.query_string!r}, "
             f"client={self.client!r}, server={self.server!r}, scheme={self.scheme!r})"
         )
+
+
+class WebsocketScope(Scope):
+    """The scope of a WebSocket call: ``proto`` is ``"ws"``, ``scheme`` stays http/https."""
+
+    __slots__ = ()
+
+    proto = "ws"
 
 
 def format_address(address: tuple[str, int] | None) -> str:

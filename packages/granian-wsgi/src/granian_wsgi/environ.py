@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from .file_wrapper import FileWrapper
+from .tls import ssl_environ
 
 if TYPE_CHECKING:
     from granian_core.exchange import ConnectionInfo, HTTPExchange
@@ -31,7 +32,11 @@ _REQUEST_KEYS = (
     "SERVER_PROTOCOL",
     "CONTENT_TYPE",
     "CONTENT_LENGTH",
+    "HTTPS",
 )
+
+#: Process environment keys dropped by prefix: headers and mod_ssl-style TLS facts.
+_IMPERSONATING_PREFIXES = ("HTTP_", "SSL_")
 
 #: Header names seen so far → environ key. Bounded so odd clients cannot grow it forever.
 _KEY_CACHE_LIMIT = 512
@@ -104,6 +109,8 @@ class EnvironBuilder:
             keys["REMOTE_PORT"] = str(conn.client[1])
         else:  # Unix socket: no peer address, but CGI requires the key
             keys["REMOTE_ADDR"] = ""
+        if conn.tls is not None:
+            keys.update(ssl_environ(conn.tls))
         self._last_conn = (conn, keys)
         return keys
 
@@ -111,8 +118,9 @@ class EnvironBuilder:
 def _base_environ(script_name: str, multiprocess: bool) -> dict[str, Any]:
     # Like Granian, the process environment is part of every request's environ.
     environ: dict[str, Any] = dict(os.environ)
-    # Request facts and headers must not be impersonated by the process environment.
-    for key in [key for key in environ if key.startswith("HTTP_")]:
+    # Request facts, headers and TLS facts must not be impersonated by the process
+    # environment (an ``HTTPS=on`` there would make every cleartext request look secure).
+    for key in [key for key in environ if key.startswith(_IMPERSONATING_PREFIXES)]:
         del environ[key]
     for key in _REQUEST_KEYS:
         environ.pop(key, None)

@@ -158,6 +158,10 @@ class H1Connection:
     def has_queued_events(self) -> bool:
         return bool(self._events)
 
+    def take_trailing(self) -> bytes:
+        """The raw bytes past a WebSocket upgrade head, where the parser stopped."""
+        return self._parser.take_trailing()
+
     def next_request(self) -> RequestHead | ParseError | None:
         """Make the next queued request current; ``None`` when none is complete yet.
 

@@ -5,6 +5,10 @@ h11's own state machine cannot cycle to the next request. Instead, once a
 request's ``EndOfMessage`` is out, the bytes h11 still holds
 (``trailing_data``) go into a fresh ``h11.Connection`` that parses the next
 pipelined request.
+
+In WebSocket mode the parser stops after a ``websocket`` upgrade request: the
+bytes h11 holds past it, and everything fed later, are kept raw
+(``take_trailing``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections import deque
 import h11
 
 from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
-from .parsers import expects_continue, upgrade_protocol, wants_keep_alive
+from .parsers import announces_body, expects_continue, upgrade_protocol, wants_keep_alive
 
 __all__ = ["H11Parser"]
 
@@ -26,9 +30,22 @@ _LINE_OVERHEAD = 4
 class H11Parser:
     """Parses a stream of requests with h11; see :class:`~.parsers.RequestParser`."""
 
-    __slots__ = ("_conn", "_done", "_keep_alive", "_last", "_max_head", "buffered", "events")
+    __slots__ = (
+        "_conn",
+        "_done",
+        "_keep_alive",
+        "_last",
+        "_max_head",
+        "_trailing",
+        "_upgrading",
+        "_websocket",
+        "buffered",
+        "events",
+    )
 
-    def __init__(self, max_head_size: int, keep_alive: bool = True) -> None:
+    def __init__(
+        self, max_head_size: int, keep_alive: bool = True, websocket: bool = False
+    ) -> None:
         self.events: deque[Event] = deque()
         self.buffered = 0
         self._max_head = max_head_size
@@ -37,12 +54,22 @@ class H11Parser:
         self._last = False
         #: Input is ignored: after an error, or after the last request.
         self._done = False
+        self._websocket = websocket
+        #: The request being parsed is a WebSocket upgrade: stop after it.
+        self._upgrading = False
+        #: Raw bytes after a WebSocket upgrade head (``None`` until then).
+        self._trailing: bytearray | None = None
         self._conn = self._new_connection()
 
     def _new_connection(self) -> h11.Connection:
         return h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
 
     def feed(self, data: bytes) -> None:
+        trailing = self._trailing
+        if trailing is not None:
+            trailing += data
+            self.buffered += len(data)
+            return
         if self._done or not data:
             return
         self._conn.receive_data(data)
@@ -66,17 +93,39 @@ class H11Parser:
                 head = self._head(event)  # type: ignore[arg-type]
                 if head is None:
                     return
+                if self._websocket and head.upgrade == b"websocket":
+                    if announces_body(head.headers):
+                        self._fail(400, "WebSocket upgrade request with a body")
+                        return
+                    self._upgrading = True
                 events.append(head)
                 self.buffered += head.size
                 self._last = not (head.keep_alive and self._keep_alive)
             elif kind is h11.EndOfMessage:
                 events.append(END_OF_BODY)
+                if self._upgrading:
+                    self._stop_for_upgrade()
+                    return
                 if self._last:
                     self._done = True
                     return
                 conn = self._next_cycle()
             else:  # NEED_DATA (PAUSED cannot follow a fresh connection)
                 return
+
+    def _stop_for_upgrade(self) -> None:
+        trailing, _closed = self._conn.trailing_data
+        self._trailing = bytearray(trailing)
+        self.buffered += len(trailing)
+        self._done = True
+
+    def take_trailing(self) -> bytes:
+        trailing = self._trailing
+        if not trailing:
+            return b""
+        self._trailing = bytearray()
+        self.buffered -= len(trailing)
+        return bytes(trailing)
 
     def _next_cycle(self) -> h11.Connection:
         trailing, _closed = self._conn.trailing_data

@@ -12,6 +12,8 @@ Upgrade requests: llhttp stops after their head and raises
 upgrade request is served as plain HTTP: parsing resumes where llhttp stopped.
 llhttp also skips the *body* of an upgrade request; when one was announced the
 framing headers are replayed into a fresh parser so the body is parsed normally.
+In WebSocket mode a ``websocket`` upgrade instead stops the parser where llhttp
+stopped: the rest is kept raw for the WebSocket layer (``take_trailing``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import deque
 import httptools
 
 from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
-from .parsers import expects_continue, upgrade_protocol
+from .parsers import announces_body, expects_continue, upgrade_protocol
 
 __all__ = ["HttptoolsParser"]
 
@@ -62,13 +64,18 @@ class HttptoolsParser:
         "_parser",
         "_replaying",
         "_stalled_bytes",
+        "_trailing",
         "_upgrade",
         "_url",
+        "_websocket",
+        "_ws_head",
         "buffered",
         "events",
     )
 
-    def __init__(self, max_head_size: int, keep_alive: bool = True) -> None:
+    def __init__(
+        self, max_head_size: int, keep_alive: bool = True, websocket: bool = False
+    ) -> None:
         self.events: deque[Event] = deque()
         self.buffered = 0
         self._max_head = max_head_size
@@ -79,6 +86,11 @@ class HttptoolsParser:
         self._error: ParseError | None = None
         self._replaying = False
         self._body_skipped = False
+        self._websocket = websocket
+        #: The last head was a WebSocket upgrade (WebSocket mode): stop after it.
+        self._ws_head = False
+        #: Raw bytes after a WebSocket upgrade head (``None`` until then).
+        self._trailing: bytearray | None = None
         # Head size accounting: completed fields (precise) and whole later feeds (stalls).
         self._in_head = False
         self._began_in_feed = False
@@ -97,11 +109,19 @@ class HttptoolsParser:
 
     # -- input ---------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        trailing = self._trailing
+        if trailing is not None:
+            trailing += data
+            self.buffered += len(data)
+            return
         while not self._done:
             try:
                 self._parser.feed_data(data)
             except httptools.HttpParserUpgrade as exc:
                 data = data[exc.args[0] :]
+                if self._ws_head:
+                    self._stop_for_upgrade(data)
+                    return
                 if self._body_skipped:
                     self._replay_framing()
                 continue
@@ -119,6 +139,19 @@ class HttptoolsParser:
             if self._stalled_bytes > self._max_head:
                 self._fail(ParseError(431, "Request header fields too large"))
         self._began_in_feed = False
+
+    def _stop_for_upgrade(self, rest: bytes) -> None:
+        self._trailing = bytearray(rest)
+        self.buffered += len(rest)
+        self._done = True
+
+    def take_trailing(self) -> bytes:
+        trailing = self._trailing
+        if not trailing:
+            return b""
+        self._trailing = bytearray()
+        self.buffered -= len(trailing)
+        return bytes(trailing)
 
     def _on_error(self, exc: Exception) -> None:
         if self._done:  # bytes after the connection's last request: never served
@@ -196,6 +229,10 @@ class HttptoolsParser:
         expect = self._expect
         connection = self._connection
         upgrade = None if connection is None else upgrade_protocol(connection, self._upgrade)
+        if self._websocket and upgrade == b"websocket":
+            if self._framing is not None and announces_body(self._framing):
+                raise self._reject(400, "WebSocket upgrade request with a body")
+            self._ws_head = True
         # llhttp skips an upgrade request's body; remember to replay its framing.
         self._body_skipped = parser.should_upgrade() and self._framing is not None
         head = RequestHead(

@@ -5,6 +5,11 @@ them to its ``events`` deque; ``buffered`` counts the bytes those queued events
 hold (body data and approximate head sizes). The connection pops events and
 subtracts what it pops, so ``buffered`` is what the server holds for this
 connection and is what read flow control looks at.
+
+WebSocket mode (``websocket=True``): a parser stops right after the head of an
+``Upgrade: websocket`` request; everything fed afterwards is kept raw (and
+counted in ``buffered``) for the WebSocket layer, see
+:meth:`RequestParser.take_trailing`. Such a request may not announce a body (400).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .events import Event
 __all__ = [
     "PARSERS",
     "RequestParser",
+    "announces_body",
     "connection_tokens",
     "expects_continue",
     "make_parser",
@@ -34,21 +40,27 @@ class RequestParser(Protocol):
     def feed(self, data: bytes) -> None:
         """Parse ``data``; append the events it completes. Never raises for bad input."""
 
+    def take_trailing(self) -> bytes:
+        """The raw bytes received after a WebSocket upgrade head (WebSocket mode only)."""
 
-def make_parser(name: str, max_head_size: int, keep_alive: bool = True) -> RequestParser:
+
+def make_parser(
+    name: str, max_head_size: int, keep_alive: bool = True, websocket: bool = False
+) -> RequestParser:
     """A parser by name (``h11`` or ``httptools``).
 
     ``max_head_size`` bounds a request head (431 beyond). With ``keep_alive``
     false the parser stops after the first request: nothing later is served.
+    With ``websocket`` it stops after a WebSocket upgrade head (see above).
     """
     if name == "httptools":
         from .parse_httptools import HttptoolsParser
 
-        return HttptoolsParser(max_head_size, keep_alive)
+        return HttptoolsParser(max_head_size, keep_alive, websocket)
     if name == "h11":
         from .parse_h11 import H11Parser
 
-        return H11Parser(max_head_size, keep_alive)
+        return H11Parser(max_head_size, keep_alive, websocket)
     raise ValueError(f"unknown HTTP/1 parser {name!r}")
 
 
@@ -79,3 +91,11 @@ def upgrade_protocol(connection: bytes | None, upgrade: bytes | None) -> bytes |
     if b"upgrade" not in connection_tokens(connection):
         return None
     return upgrade.strip().lower()
+
+
+def announces_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether these (lower-case) headers frame a non-empty request body."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False

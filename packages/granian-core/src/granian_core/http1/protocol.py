@@ -12,28 +12,34 @@ the connection serializes, and owns everything time- or buffer-related:
   parsed bytes wait (unread body, pipelined requests) and resumes at half;
 - write flow control: ``pause_writing``/``resume_writing`` drive ``drain()``;
 - pipelining: one request at a time; with ``--http1-pipeline-flush`` the
-  responses to a batch of pipelined requests go out in one write.
+  responses to a batch of pipelined requests go out in one write;
+- WebSocket upgrades (``--ws`` and an interface that serves them): the parser
+  stops at the upgrade head and :meth:`H1Protocol.detach` hands the transport
+  to :mod:`granian_core.ws.h1`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
 from granian_core.exchange import ClientDisconnected
+from granian_core.http2.protocol import PREFACE as H2_PREFACE
+from granian_core.http2.protocol import H2Protocol
 
 from .connection import BodyError, H1Connection
-from .events import ParseError
+from .events import ParseError, RequestHead
 from .exchange import H1Exchange
 from .parsers import make_parser
 from .transport_info import connection_info, native_sendfile
 
 if TYPE_CHECKING:
     from granian_core.config import ServerConfig
+    from granian_core.exchange import ConnectionInfo
     from granian_core.server.state import WorkerState
 
-__all__ = ["H1Protocol"]
+__all__ = ["Detached", "H1Protocol"]
 
 logger = logging.getLogger("_granian")
 
@@ -50,7 +56,14 @@ _TIMER_SLACK = 0.005
 class _Settings:
     """The HTTP/1 options, resolved once per configuration (not once per connection)."""
 
-    __slots__ = ("buffer_size", "header_read_timeout", "keep_alive", "parser", "pipeline_flush")
+    __slots__ = (
+        "buffer_size",
+        "header_read_timeout",
+        "keep_alive",
+        "parser",
+        "pipeline_flush",
+        "websockets",
+    )
 
     def __init__(self, config: ServerConfig) -> None:
         self.parser = config.resolved_http1_parser()
@@ -58,6 +71,7 @@ class _Settings:
         self.header_read_timeout = config.http1_header_read_timeout / 1000
         self.keep_alive = config.http1_keep_alive
         self.pipeline_flush = config.http1_pipeline_flush
+        self.websockets = config.websockets
 
 
 _settings_cache: tuple[ServerConfig, _Settings] | None = None
@@ -71,6 +85,18 @@ def _settings_for(config: ServerConfig) -> _Settings:
     settings = _Settings(config)
     _settings_cache = (config, settings)
     return settings
+
+
+class Detached(NamedTuple):
+    """What :meth:`H1Protocol.detach` hands to the transport's next protocol."""
+
+    transport: asyncio.Transport
+    info: ConnectionInfo
+    #: The state machine, with the upgrade request current (renders a rejection).
+    conn: H1Connection
+    #: Bytes received past the upgrade head.
+    trailing: bytes
+    write_paused: bool
 
 
 class H1Protocol(asyncio.Protocol):
@@ -96,8 +122,10 @@ class H1Protocol(asyncio.Protocol):
         "_pipeline_flush",
         "_read_paused",
         "_serve_when_writable",
+        "_sniffed",
         "_state",
         "_transport",
+        "_websockets",
         "_write_paused",
         "info",
     )
@@ -106,7 +134,11 @@ class H1Protocol(asyncio.Protocol):
         settings = _settings_for(state.config)
         self._state = state
         self._loop = state.loop
-        parser = make_parser(settings.parser, settings.buffer_size, settings.keep_alive)
+        #: Upgrade requests become WebSocket sessions (else they are plain HTTP).
+        self._websockets = settings.websockets and state.interface.supports_websockets
+        parser = make_parser(
+            settings.parser, settings.buffer_size, settings.keep_alive, self._websockets
+        )
         self._conn = H1Connection(parser, keep_alive=settings.keep_alive, header_source=state)
         self._head_timeout = settings.header_read_timeout
         self._high_water = settings.buffer_size
@@ -127,12 +159,16 @@ class H1Protocol(asyncio.Protocol):
         self._discarded = 0
         self._closing = False
         self._lost = False
+        #: Bytes read while watching for the h2 prior-knowledge preface; None once decided.
+        self._sniffed: bytes | None = None
 
     # == asyncio callbacks ================================================================
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, only look-alikes.
         self._transport = cast(asyncio.Transport, transport)
         self.info = connection_info(transport)
+        if self._state.config.http == "auto" and self.info.scheme == "http":
+            self._sniffed = b""
         self._state.connections.add(self)
         if self._state.stopping:
             self._close()
@@ -140,6 +176,10 @@ class H1Protocol(asyncio.Protocol):
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._sniffed is not None:
+            data = self._sniff_h2_preface(data)
+            if not data:
+                return
         conn = self._conn
         try:
             conn.receive_data(data)
@@ -155,6 +195,26 @@ class H1Protocol(asyncio.Protocol):
         except Exception:  # a bug must cost this connection only, never the loop
             logger.exception("HTTP/1 connection failed")
             self._abort()
+
+    def _sniff_h2_preface(self, data: bytes) -> bytes:
+        """Hand the connection to HTTP/2 if it opens with the h2 preface (``--http auto``).
+
+        Returns the bytes HTTP/1 should parse: all of them once the preface is ruled
+        out, none while it may still be coming or after the hand-over.
+        """
+        assert self._sniffed is not None
+        seen = self._sniffed + data
+        size = min(len(seen), len(H2_PREFACE))
+        if seen[:size] != H2_PREFACE[:size]:
+            self._sniffed = None
+            return seen
+        if len(seen) < len(H2_PREFACE):
+            self._sniffed = seen
+            return b""
+        self._sniffed = None
+        detached = self.detach()
+        H2Protocol.from_preface(self._state, detached.transport, seen, detached.info)
+        return b""
 
     def eof_received(self) -> bool:
         # Like hyper (Granian) without half-close support: EOF ends the connection, and an
@@ -207,6 +267,9 @@ class H1Protocol(asyncio.Protocol):
         if isinstance(event, ParseError):
             self._reject(event.status)
             return
+        if event.upgrade is not None and self._websockets and event.upgrade == b"websocket":
+            self._upgrade_websocket(event)
+            return
         self._head_deadline = None
         if self._state.stopping:
             conn.close_after_response()
@@ -215,6 +278,34 @@ class H1Protocol(asyncio.Protocol):
         exchange = H1Exchange(self, event)
         self._exchange = exchange
         self._state.dispatch(exchange)
+
+    def _upgrade_websocket(self, head: RequestHead) -> None:
+        from granian_core.ws.h1 import upgrade_h1
+
+        upgrade_h1(self._state, self.detach(), head)
+
+    def detach(self) -> Detached:
+        """Give the transport up to another protocol (the caller calls ``set_protocol``).
+
+        Everything this protocol does with the transport stops: timers, read flow
+        control, deferred writes, its place in the connection registry.
+        """
+        self._flush_deferred()
+        self._deferred = None
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_deadline = None
+        self._state.connections.discard(self)
+        transport = self._transport
+        assert transport is not None
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+        self._closing = True
+        self._transport = None
+        conn = self._conn
+        return Detached(transport, self.info, conn, conn.take_trailing(), self._write_paused)
 
     def _response_done(self) -> None:
         """The current response is complete: drop the unread body, then the next cycle."""
@@ -327,7 +418,7 @@ class H1Protocol(asyncio.Protocol):
         file.seek(offset)
         sent = 0
         while sent < count:
-            chunk = file.read(min(FILE_CHUNK, count - sent))
+            chunk = await self._state.read_file(file, min(FILE_CHUNK, count - sent))
             if not chunk:
                 break
             self._write(chunk)

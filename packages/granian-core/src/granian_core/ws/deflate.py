@@ -1,0 +1,154 @@
+"""Inbound size limits for wsproto, and permessage-deflate with a bounded inflate.
+
+wsproto has no message size limit, and its ``PerMessageDeflate`` inflates
+without ``max_length`` (a small frame can expand without bound before anyone
+sees the size). Both are fixed with wsproto's extension hooks, which see every
+inbound payload chunk:
+
+- :class:`MessageSizeGuard`, always installed last, counts the bytes of the
+  current message after decompression and fails it with 1009 past the limit. An
+  uncompressed frame that announces too many bytes fails on its header, before
+  its payload is even received.
+- :class:`BoundedDeflate` inflates each chunk to at most the guard's remaining
+  budget plus one byte, so one more byte than allowed is ever produced.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
+
+__all__ = ["BoundedDeflate", "MessageSizeGuard", "negotiate_extensions"]
+
+_NO_RSV = RsvBits(False, False, False)
+#: Trailer that RFC 7692 removes from each compressed message (the sync-flush marker).
+_SYNC_TAIL = b"\x00\x00\xff\xff"
+_DEFLATE = "permessage-deflate"
+_DEFLATE_PARAMS = frozenset(
+    {
+        "client_no_context_takeover",
+        "server_no_context_takeover",
+        "client_max_window_bits",
+        "server_max_window_bits",
+    }
+)
+
+
+class MessageSizeGuard(Extension):
+    """Counts the (decompressed) bytes of the current data message; 1009 past ``limit``."""
+
+    name = "granian-message-size"  # never negotiated: installed directly
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._counting = False
+        self._compressed = False
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.size)
+
+    def add(self, count: int) -> bool:
+        """Count ``count`` more bytes of the message; False once over the limit."""
+        self.size += count
+        return self.size <= self.limit
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> bool:
+        return False
+
+    def frame_inbound_header(
+        self, proto: Any, opcode: Opcode, rsv: RsvBits, payload_length: int
+    ) -> CloseReason | RsvBits:
+        if opcode.iscontrol():
+            self._counting = False
+            return _NO_RSV
+        if opcode is not Opcode.CONTINUATION:  # the first frame of a message
+            self.size = 0
+            self._compressed = rsv.rsv1
+        self._counting = True
+        if not self._compressed and self.size + payload_length > self.limit:
+            return CloseReason.MESSAGE_TOO_BIG  # refuse before the payload arrives
+        return _NO_RSV
+
+    def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
+        if self._counting and not self.add(len(data)):
+            return CloseReason.MESSAGE_TOO_BIG
+        return data
+
+
+class BoundedDeflate(PerMessageDeflate):
+    """``PerMessageDeflate`` whose inflate never outgrows the guard's budget."""
+
+    def __init__(self, guard: MessageSizeGuard) -> None:
+        super().__init__()
+        self._guard = guard
+
+    def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
+        if not self._inbound_compressed or not self._inbound_is_compressible:
+            return data
+        decompressor = self._decompressor
+        assert decompressor is not None
+        try:
+            # One byte more than allowed is enough for the guard to fail the message.
+            return decompressor.decompress(data, self._guard.remaining + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+
+    def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
+        if not fin:
+            return None
+        compressed = self._inbound_compressed and self._inbound_is_compressible
+        self._inbound_compressed = None
+        if not compressed:
+            return None
+        decompressor = self._decompressor
+        assert decompressor is not None
+        budget = self._guard.remaining
+        try:
+            data = decompressor.decompress(_SYNC_TAIL, budget + 1)
+            if len(data) > budget:
+                return CloseReason.MESSAGE_TOO_BIG  # flush() would inflate the rest unbounded
+            data += decompressor.flush()
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        # The tail bypasses the guard's payload hook: count it here.
+        if not self._guard.add(len(data)):
+            return CloseReason.MESSAGE_TOO_BIG
+        if self.client_no_context_takeover:
+            self._decompressor = None
+        return data
+
+
+def negotiate_extensions(
+    offers: list[str], limit: int, compression: bool
+) -> tuple[bytes | None, list[Extension]]:
+    """The ``Sec-WebSocket-Extensions`` answer and the extensions for a server connection.
+
+    The first acceptable permessage-deflate offer wins (offers with parameters
+    RFC 7692 does not define are declined). The size guard always comes last,
+    so it sees decompressed bytes.
+    """
+    guard = MessageSizeGuard(limit)
+    if compression:
+        for offer in offers:
+            name, _, params = offer.partition(";")
+            if name.strip() != _DEFLATE or not _known_params(params):
+                continue
+            deflate = BoundedDeflate(guard)
+            accepted = deflate.accept(offer)
+            if isinstance(accepted, str):
+                header = _DEFLATE + "; " + accepted if accepted else _DEFLATE
+                return header.encode("ascii"), [deflate, guard]
+    return None, [guard]
+
+
+def _known_params(params: str) -> bool:
+    names = (param.partition("=")[0].strip() for param in params.split(";"))
+    return all(name in _DEFLATE_PARAMS for name in names if name)

@@ -1,0 +1,80 @@
+"""Running ``Interface.handle_websocket`` with the core's rules (``WorkerState.dispatch_session``).
+
+The same promises as for HTTP, mapped onto the handshake:
+
+- the handler raises before the handshake was answered: log ``Application
+  callable raised an exception`` and answer 500 ``Internal server error``;
+  after ``accept``: close with 1011 (a ``ClientDisconnected`` from a session
+  whose client is gone is only logged at debug level);
+- the handler returns without answering the handshake: 403 (as ASGI servers
+  answer a close before accept); after ``accept`` with the session still open:
+  close with 1000;
+- access log: one line with status 101 when the session is accepted (as
+  Granian logs it, at start), or one line with the HTTP status of a rejection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from functools import partial
+from typing import TYPE_CHECKING
+
+from granian_core.websocket import INTERNAL_ERROR, NORMAL_CLOSURE, ClientDisconnected
+
+if TYPE_CHECKING:
+    from granian_core.interface import Interface
+    from granian_core.log import AccessLogger
+
+    from .session import CoreSession
+
+__all__ = ["run_session"]
+
+logger = logging.getLogger("_granian")
+
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+_ERROR_BODY = b"Internal server error"
+
+
+async def run_session(
+    interface: Interface, session: CoreSession, access_logger: AccessLogger | None
+) -> None:
+    """Serve one session with ``interface``; see the module docstring."""
+    started = time.time()
+    if access_logger is not None:
+        session.on_accept = partial(access_logger.log_websocket, session, started)
+    try:
+        await interface.handle_websocket(session)
+    except Exception as exc:
+        if isinstance(exc, ClientDisconnected) and session.disconnected:
+            # A send to a client that left (ASGI raises OSError then): not an app bug.
+            logger.debug("WebSocket client went away: %s", exc)
+        else:
+            logger.exception("Application callable raised an exception")
+        _finish_after_failure(session)
+    except asyncio.CancelledError:
+        session.abort()
+        raise
+    else:
+        _finish_after_return(session)
+    finally:
+        status = session.status
+        if access_logger is not None and status and status != 101:
+            access_logger.log(session, started, time.time() - started, status)
+
+
+def _finish_after_failure(session: CoreSession) -> None:
+    if session.status == 0:
+        if not session.disconnected:
+            session.reject(500, list(_ERROR_HEADERS), _ERROR_BODY)
+    elif session.accepted and not session.closed:
+        session.close(INTERNAL_ERROR)
+
+
+def _finish_after_return(session: CoreSession) -> None:
+    if session.status == 0:
+        if not session.disconnected:
+            session.reject(403, [], b"")
+    elif session.accepted and not session.closed:
+        session.close(NORMAL_CLOSURE)

@@ -1,0 +1,434 @@
+"""``CoreSession``: the WebSocket session adapters see, on wsproto's frame layer.
+
+Transport-neutral: bytes come in through :meth:`CoreSession.feed` and go out
+through a :class:`~.carrier.Carrier`, so the same code serves an HTTP/1.1
+upgrade and (later) an HTTP/2 extended CONNECT stream.
+
+Inbound: wsproto turns bytes into (partial) frames; fragments are joined into
+whole messages and queued for ``receive()``. The queue is bounded: past
+``max_queued_bytes``/``max_queued_messages`` the carrier stops reading, and
+reading resumes once the app has taken half of it. Pings are answered here.
+A protocol violation (bad frame, unmasked frame, invalid UTF-8, too big) fails
+the session with wsproto's close code (1002, 1007) or 1009.
+
+Outbound: each send is one frame, written at once; the sender then waits
+while the carrier's write buffer is over its high-water mark.
+
+Close: a peer close frame is echoed and the carrier closed. ``close()`` sends
+ours and waits up to ``close_timeout`` for the peer's answer. Keepalive: after
+``ping_interval`` seconds without inbound traffic the server pings; a peer
+silent for ``pong_timeout`` more seconds is closed with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
+
+from granian_core.exchange import ClientDisconnected, ConnectionInfo, Headers
+from granian_core.websocket import (
+    ABNORMAL_CLOSURE,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+    CloseMessage,
+    Message,
+    WebSocketSession,
+    WebSocketStateError,
+    is_valid_close_code,
+)
+
+from .carrier import Carrier
+from .deflate import negotiate_extensions
+from .handshake import Handshake
+from .limits import WSLimits
+
+__all__ = ["CoreSession"]
+
+#: Timers may fire this early (the loop's clock resolution); still counts as due.
+_TIMER_SLACK = 0.005
+_OPEN = ConnectionState.OPEN
+_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
+_CLOSED = ConnectionState.CLOSED
+#: Close reasons we word ourselves (wsproto's would read "error in extension").
+_REASONS = {MESSAGE_TOO_BIG: "Message too big"}
+
+
+class CoreSession(WebSocketSession):
+    """One WebSocket session; see the module docstring and :class:`WebSocketSession`."""
+
+    __slots__ = (
+        "_carrier",
+        "_close_timer",
+        "_early",
+        "_end_reported",
+        "_handshake",
+        "_input_ended",
+        "_keepalive",
+        "_last_seen",
+        "_limits",
+        "_loop",
+        "_messages",
+        "_parts",
+        "_ping_sent_at",
+        "_queued_bytes",
+        "_read_paused",
+        "_receiving",
+        "_shutting_down",
+        "_waiter",
+        "_ws",
+        "accepted",
+        "authority",
+        "close_code",
+        "close_reason",
+        "closed",
+        "conn",
+        "disconnected",
+        "headers",
+        "http_version",
+        "method",
+        "on_accept",
+        "query_string",
+        "raw_path",
+        "status",
+        "subprotocols",
+    )
+
+    def __init__(
+        self,
+        carrier: Carrier,
+        loop: asyncio.AbstractEventLoop,
+        handshake: Handshake,
+        limits: WSLimits,
+        *,
+        conn: ConnectionInfo,
+        method: str,
+        http_version: str,
+        raw_path: bytes,
+        query_string: bytes,
+        headers: Headers,
+        authority: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.method = method
+        self.http_version = http_version
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self.headers = headers
+        self.authority = authority
+        self.subprotocols = handshake.subprotocols
+        self.status = 0
+        self.accepted = False
+        self.closed = False
+        self.disconnected = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: Called once when the session is accepted (the dispatcher logs it).
+        self.on_accept: Callable[[], None] | None = None
+        self._carrier = carrier
+        self._loop = loop
+        self._handshake = handshake
+        self._limits = limits
+        self._ws: Connection | None = None
+        #: Bytes received before the handshake was answered (None afterwards).
+        self._early: bytearray | None = bytearray()
+        self._messages: deque[str | bytes] = deque()
+        self._queued_bytes = 0
+        self._parts: list[str | bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._receiving = False
+        self._input_ended = False
+        self._end_reported = False
+        self._read_paused = False
+        self._shutting_down = False
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._last_seen = 0.0
+        self._ping_sent_at: float | None = None
+
+    # == handshake ========================================================================
+    def accept(self, subprotocol: str | None = None, headers: Headers | None = None) -> None:
+        if self.status:
+            raise WebSocketStateError("the WebSocket handshake was already answered")
+        if self.disconnected:
+            raise ClientDisconnected("the client left before the WebSocket was accepted")
+        limits = self._limits
+        answer, extensions = negotiate_extensions(
+            self._handshake.extension_offers, limits.max_message_size, limits.compression
+        )
+        extra: Headers = []
+        if subprotocol is not None:
+            extra.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
+        if answer is not None:
+            extra.append((b"sec-websocket-extensions", answer))
+        if headers:
+            extra.extend(headers)
+        self._carrier.send_accept(extra)  # raises on bad headers, before anything is sent
+        self.status = 101
+        self.accepted = True
+        self._ws = Connection(ConnectionType.SERVER, extensions)
+        if self.on_accept is not None:
+            self.on_accept()
+        self._last_seen = self._loop.time()
+        if limits.ping_interval:
+            self._arm_keepalive(self._last_seen + limits.ping_interval)
+        early, self._early = self._early, None
+        if early:
+            self.feed(bytes(early))
+        if self._read_paused and not self._backlogged():
+            self._resume_reading()
+        if self._shutting_down:
+            self.close(GOING_AWAY, "Server shutting down")
+
+    def reject(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        if self.status:
+            raise WebSocketStateError("the WebSocket handshake was already answered")
+        if not self.disconnected:
+            self._carrier.send_reject(status, headers, body)  # raises before sending
+        self.status = status
+        self.closed = True
+        self._early = None
+
+    # == messages ==========================================================================
+    async def receive(self) -> Message:
+        if self._receiving:
+            raise WebSocketStateError("another receive() is already waiting")
+        messages = self._messages
+        while not messages:
+            if self._input_ended:
+                if self._end_reported:
+                    raise ClientDisconnected("the WebSocket session is over")
+                self._end_reported = True
+                return CloseMessage(self.close_code or ABNORMAL_CLOSURE, self.close_reason)
+            self._receiving = True
+            waiter = self._waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._receiving = False
+                self._waiter = None
+        message = messages.popleft()
+        self._queued_bytes -= len(message)
+        if self._read_paused and self._drained_to_half():
+            self._resume_reading()
+        return message
+
+    async def send_text(self, data: str) -> None:
+        if type(data) is not str:
+            raise TypeError(f"send_text() needs a str, got {type(data).__name__}")
+        self._send(TextMessage(data=data))
+        if self._carrier.write_paused:
+            await self._carrier.drain()
+
+    async def send_bytes(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send_bytes() needs bytes, got {type(data).__name__}")
+        self._send(BytesMessage(data=data))
+        if self._carrier.write_paused:
+            await self._carrier.drain()
+
+    def _send(self, event: Event) -> None:
+        ws = self._ws
+        if ws is None:
+            raise WebSocketStateError("send before the WebSocket was accepted")
+        if self.closed:
+            raise ClientDisconnected("the WebSocket is closed")
+        self._carrier.write(ws.send(event))
+
+    def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
+        if not is_valid_close_code(code):
+            raise ValueError(f"invalid WebSocket close code {code!r}")
+        ws = self._ws
+        if ws is None:
+            raise WebSocketStateError("close() before accept(): reject() answers the handshake")
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_keepalive()
+        self._carrier.write(ws.send(CloseConnection(code=code, reason=reason)))
+        self._close_timer = self._loop.call_later(self._limits.close_timeout, self._carrier.close)
+
+    def abort(self) -> None:
+        self._carrier.abort()
+
+    # == carrier events ======================================================================
+    def feed(self, data: bytes) -> None:
+        """Inbound bytes from the carrier."""
+        if self._input_ended:
+            return
+        ws = self._ws
+        if ws is None:
+            self._hold_early(data)
+            return
+        self._last_seen = self._loop.time()
+        ws.receive_data(data)
+        for event in ws.events():
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                self._on_data(event)  # type: ignore[arg-type]
+            elif kind is Ping:
+                if ws.state is _OPEN:
+                    self._carrier.write(ws.send(event.response()))  # type: ignore[attr-defined]
+            elif kind is CloseConnection:
+                self._on_close_frame(ws, event)  # type: ignore[arg-type]
+                break
+        if self._messages:
+            self._wake()
+            if not self._read_paused and self._backlogged():
+                self._pause_reading()
+
+    def connection_lost(self) -> None:
+        """The carrier is gone."""
+        self.disconnected = True
+        self.closed = True
+        self._input_ended = True
+        self._early = None
+        if self.close_code is None:
+            self.close_code = ABNORMAL_CLOSURE
+        self._cancel_keepalive()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._wake()
+
+    def shutdown(self) -> None:
+        """The worker stops: close an open session with 1001 (an unanswered one on accept)."""
+        self._shutting_down = True
+        if self.accepted and not self.closed:
+            self.close(GOING_AWAY, "Server shutting down")
+
+    # == inbound internals =====================================================================
+    def _hold_early(self, data: bytes) -> None:
+        early = self._early
+        if early is None:
+            return  # rejected: nothing more will be read
+        early += data
+        if len(early) > self._limits.max_pre_accept_bytes:
+            self._pause_reading()
+
+    def _on_data(self, event: TextMessage | BytesMessage) -> None:
+        raw = event.data
+        # wsproto's type allows a bytearray; it hands out bytes (no copy then).
+        data: str | bytes = bytes(raw) if isinstance(raw, bytearray) else raw
+        parts = self._parts
+        if not event.message_finished:
+            parts.append(data)
+            return
+        if parts:
+            parts.append(data)
+            data = "".join(parts) if type(data) is str else b"".join(parts)  # type: ignore[arg-type]
+            self._parts = []
+        self._messages.append(data)
+        self._queued_bytes += len(data)
+
+    def _on_close_frame(self, ws: Connection, event: CloseConnection) -> None:
+        state = ws.state
+        if state is _REMOTE_CLOSING:  # the peer starts the close handshake: echo it
+            self._carrier.write(ws.send(event.response()))
+            self._end(int(event.code), event.reason or "")
+        elif state is _CLOSED:  # the peer answered our close
+            self._end(int(event.code), event.reason or "")
+        else:  # wsproto failed to parse the input: fail the connection
+            code = int(event.code)
+            self._fail(code, _REASONS.get(code, event.reason or ""))
+
+    def _end(self, code: int, reason: str) -> None:
+        """The close handshake is complete: the carrier can go."""
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+        self._finish_input()
+        self._carrier.close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Close because of the peer: send ``code`` and end without waiting for an answer."""
+        ws = self._ws
+        if ws is not None and ws.state is _OPEN:
+            self._carrier.write(ws.send(CloseConnection(code=code, reason=reason)))
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+        self._finish_input()
+        self._carrier.close()
+
+    def _finish_input(self) -> None:
+        self._input_ended = True
+        self.closed = True
+        self._parts = []
+        self._cancel_keepalive()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- read flow control --------------------------------------------------------------------
+    def _backlogged(self) -> bool:
+        limits = self._limits
+        return (
+            self._queued_bytes > limits.max_queued_bytes
+            or len(self._messages) >= limits.max_queued_messages
+        )
+
+    def _drained_to_half(self) -> bool:
+        limits = self._limits
+        return (
+            self._queued_bytes <= limits.max_queued_bytes // 2
+            and len(self._messages) < limits.max_queued_messages // 2
+        )
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused:
+            self._read_paused = True
+            self._carrier.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused:
+            self._read_paused = False
+            self._carrier.resume_reading()
+
+    # -- keepalive ------------------------------------------------------------------------------
+    def _arm_keepalive(self, when: float) -> None:
+        self._keepalive = self._loop.call_at(when, self._on_keepalive)
+
+    def _cancel_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    def _on_keepalive(self) -> None:
+        self._keepalive = None
+        ws = self._ws
+        interval = self._limits.ping_interval
+        if self.closed or ws is None or not interval:
+            return
+        now = self._loop.time()
+        if self._read_paused:
+            self._last_seen = now  # we stopped reading: the silence is ours, not the peer's
+        ping_at = self._ping_sent_at
+        if ping_at is not None:
+            deadline = ping_at + self._limits.pong_timeout
+            if self._last_seen >= ping_at:
+                self._ping_sent_at = None  # the peer is alive
+            elif now + _TIMER_SLACK >= deadline:
+                self._fail(INTERNAL_ERROR, "keepalive ping timeout")
+                return
+            else:
+                self._arm_keepalive(deadline)
+                return
+        idle_until = self._last_seen + interval
+        if now + _TIMER_SLACK < idle_until:
+            self._arm_keepalive(idle_until)
+            return
+        self._ping_sent_at = now
+        self._carrier.write(ws.send(Ping(payload=b"")))
+        self._arm_keepalive(now + self._limits.pong_timeout)

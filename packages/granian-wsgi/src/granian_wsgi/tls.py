@@ -1,0 +1,60 @@
+"""The mod_ssl-style ``environ`` keys (``HTTPS``, ``SSL_*``) of a TLS connection.
+
+The keys depend only on the connection's TLS facts, so they are built once per
+distinct facts and then merged into every request's environ of that connection.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from granian_core.exchange import TLSInfo
+from granian_core.tls import certificate_issuer, certificate_subject
+
+__all__ = ["ssl_environ"]
+
+#: Distinct TLS facts remembered. Without client certificates every connection of a worker
+#: shares one entry; with mTLS there is one per client certificate.
+_CACHE_LIMIT = 1024
+
+# Read and written from several pool threads: single dict operations are atomic, and two
+# threads building the same entry at once build equal ones.
+_environs: dict[TLSInfo, dict[str, str]] = {}
+
+
+def ssl_environ(tls: TLSInfo) -> dict[str, str]:
+    """The TLS keys for a connection with these facts (never mutate the result)."""
+    keys = _environs.get(tls)
+    if keys is None:
+        if len(_environs) >= _CACHE_LIMIT:
+            _environs.clear()  # rare (many client certificates): start over, stay bounded
+        keys = _environs[tls] = _build(tls)
+    return keys
+
+
+def _build(tls: TLSInfo) -> dict[str, str]:
+    keys = {"HTTPS": "on"}
+    if tls.version is not None:
+        keys["SSL_PROTOCOL"] = tls.version
+    if tls.cipher is not None:
+        keys["SSL_CIPHER"] = tls.cipher
+    if tls.server_cert:
+        keys["SSL_SERVER_CERT"] = ssl.DER_cert_to_PEM_cert(tls.server_cert)
+    keys.update(_client_keys(tls.client_cert_chain))
+    return keys
+
+
+def _client_keys(chain: tuple[bytes, ...]) -> dict[str, str]:
+    if not chain:
+        return {"SSL_CLIENT_VERIFY": "NONE"}
+    leaf = chain[0]
+    # The handshake fails on a client certificate that does not verify: one we see passed.
+    keys = {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_CERT": ssl.DER_cert_to_PEM_cert(leaf)}
+    subject, issuer = certificate_subject(leaf), certificate_issuer(leaf)
+    if subject is not None:
+        keys["SSL_CLIENT_S_DN"] = subject
+    if issuer is not None:
+        keys["SSL_CLIENT_I_DN"] = issuer
+    for index, cert in enumerate(chain[1:]):
+        keys[f"SSL_CLIENT_CERT_CHAIN_{index}"] = ssl.DER_cert_to_PEM_cert(cert)
+    return keys
