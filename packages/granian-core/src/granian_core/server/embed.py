@@ -45,6 +45,8 @@ class EmbeddedServer:
         self.interface_cls = interface_cls or load_interface(self.config.interface)
         self.sockets: list[socket.socket] = []
         self.ssl_context: ssl.SSLContext | None = None
+        #: The worker currently serving (a new one after each reload).
+        self.worker: WorkerServer | None = None
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
@@ -94,7 +96,7 @@ class EmbeddedServer:
         assert self._stop is not None
         interface = build_interface(self.config, self.app, self._loop, self.interface_cls)
         interface.setup(self._loop)
-        server = WorkerServer(self.config, interface, self.sockets, self.ssl_context)
+        server = self.worker = WorkerServer(self.config, interface, self.sockets, self.ssl_context)
         try:
             await serve_interface(interface, server, self._stop)
         finally:
