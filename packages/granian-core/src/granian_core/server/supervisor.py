@@ -26,7 +26,7 @@ from granian_core.tls import build_ssl_context
 
 from .pidfile import PidFile
 from .sockets import bind_tcp, bind_unix, describe, unlink_unix
-from .worker import WorkerSpec, run_worker
+from .worker import STOP_SIGNALS, WorkerSpec, run_worker
 
 __all__ = ["Hooks", "Supervisor"]
 
@@ -167,7 +167,13 @@ class Supervisor:
         process = self._mp.Process(
             name="granian-worker", target=self.worker_entry, args=(spec,), daemon=False
         )
-        process.start()
+        # Until the child has replaced the handlers it inherits, a stop signal must wait
+        # (blocked) rather than run our handler in the child and be lost there.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         logger.info("Spawning worker-%d with PID: %s", worker_id, process.pid)
         worker = _Worker(worker_id, process, time.monotonic(), respawned)
         self._workers[worker_id] = worker

@@ -34,6 +34,10 @@ logger = logging.getLogger("_granian")
 #: Exit codes of a worker process, read by the supervisor.
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 3
+#: Signals that stop or reload; blocked around forking a worker.
+STOP_SIGNALS = frozenset(
+    {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
+)
 #: After the last handler finished, how long responses may still take to flush on shutdown.
 FLUSH_GRACE_SECONDS = 10.0
 
@@ -224,11 +228,14 @@ def _load_app(spec: WorkerSpec) -> Any:
 def _reset_inherited_signals() -> None:
     # A forked worker inherits the supervisor's handlers, which would swallow a SIGTERM
     # that arrives while the app is still loading; until the loop's handlers are in
-    # place, the default actions apply (the worker is being stopped anyway).
+    # place, the default actions apply (the worker is being stopped anyway). The
+    # supervisor blocks these signals around the fork; any that came meanwhile are
+    # delivered, to the default actions, once unblocked here.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor SIGTERMs us on Ctrl+C
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _exit_with_parent() -> None:
