@@ -74,3 +74,31 @@ def test_serves_on_ipv6_loopback(serve: Callable[..., Any]) -> None:
         assert srv.server.bound == [f"http://[::1]:{port}"]
         response = httpx.get(f"http://[::1]:{port}/", timeout=10)
     assert response.json() == {"scheme": "http", "http_version": "1.1"}
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+@pytest.mark.parametrize(("mode", "speaks_h2"), [("1", False), ("auto", True), ("2", True)])
+def test_cleartext_prior_knowledge_per_http_mode(
+    serve: Callable[..., Any], mode: str, speaks_h2: bool
+) -> None:
+    """`--http 1` never speaks h2; `auto` and `2` answer a prior-knowledge client."""
+    with serve(scheme_app, interface="asgi", http=mode) as srv:
+        with httpx.Client(http1=False, http2=True, timeout=10) as client:
+            if speaks_h2:
+                response = client.get(srv.url)
+                assert response.http_version == "HTTP/2"
+                assert response.json() == {"scheme": "http", "http_version": "2"}
+            else:
+                with pytest.raises(httpx.HTTPError):
+                    client.get(srv.url)
+        if mode != "2":
+            assert httpx.get(srv.url, timeout=10).http_version == "HTTP/1.1"
+        with socket.create_connection((srv.host, srv.port), timeout=10) as raw:
+            raw.sendall(H2_PREFACE)
+            first = raw.recv(9)
+        if speaks_h2:
+            assert first[3] == 0x4  # a SETTINGS frame: the server speaks h2
+        else:
+            assert first.startswith(b"HTTP/1.1 ")  # an HTTP/1 error answer, never h2
