@@ -180,8 +180,9 @@ def test_asgi_mtls_extension(serve: Any, pki: PKI, http2: bool) -> None:
     assert negotiated.version == "TLSv1.3"  # the server's default minimum
     expected = _asgi_extension(pki, negotiated, client_cert=True)
     assert expected["tls_version"] == 0x0304
+    trailers = {"http.response.trailers": {}} if http2 else {}
     for body in bodies:
-        assert body == {"http.response.pathsend": {}, "tls": expected}
+        assert body == {"http.response.pathsend": {}, **trailers, "tls": expected}
     first, second = app.scopes
     assert first["scheme"] == second["scheme"] == "https"
     assert first["http_version"] == ("2" if http2 else "1.1")

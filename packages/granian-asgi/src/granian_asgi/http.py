@@ -5,6 +5,12 @@ by a single final body becomes one ``send_response`` (so the start is held until
 the first body message), a streamed body becomes ``start_response``/``write``/
 ``end_response``, and ``http.response.pathsend`` becomes ``send_file``.
 
+Response trailers (the ``http.response.trailers`` extension): after a start with
+``trailers: True``, the response ends with the last ``http.response.trailers``
+message. They are sent when the exchange can carry them (HTTP/2: it has
+``send_trailers``) and the client asked for them with ``TE: trailers``, as the
+ASGI spec requires; otherwise they are dropped and the body ends as usual.
+
 App mistakes (wrong order, unknown types, bad values) raise ``RuntimeError``
 inside ``send``; the core then answers 500 or drops the connection. Messages
 sent after the client went away are dropped silently, as Granian does.
@@ -26,15 +32,32 @@ __all__ = ["HTTPCycle"]
 _IDLE = 0  # nothing sent yet
 _HELD = 1  # http.response.start received, nothing written
 _STREAMING = 2  # head committed, more body to come
-_DONE = 3  # response complete
+_TRAILERS = 3  # body complete, http.response.trailers expected
+_DONE = 4  # response complete
 
-_STATE_NAMES = ("not started", "started", "streaming", "complete")
+_STATE_NAMES = ("not started", "started", "streaming", "awaiting trailers", "complete")
+
+# What happens to trailers announced by ``http.response.start``.
+_NO_TRAILERS = 0  # none announced: a trailers message is an error
+_DROP_TRAILERS = 1  # announced, but the client or the protocol cannot take them
+_SEND_TRAILERS = 2  # announced and sent: the last trailers message ends the response
+
+_TE_TRAILERS = b"trailers"
 
 
 class HTTPCycle:
     """The ``receive``/``send`` pair handed to the app for one exchange."""
 
-    __slots__ = ("_body_done", "_disconnected", "_exchange", "_headers", "_state", "_status")
+    __slots__ = (
+        "_body_done",
+        "_disconnected",
+        "_exchange",
+        "_headers",
+        "_state",
+        "_status",
+        "_trailer_headers",
+        "_trailers",
+    )
 
     def __init__(self, exchange: HTTPExchange) -> None:
         self._exchange = exchange
@@ -43,6 +66,8 @@ class HTTPCycle:
         self._headers: Headers = []
         self._body_done = False
         self._disconnected = False
+        self._trailers = _NO_TRAILERS
+        self._trailer_headers: Headers = []
 
     # -- receive ---------------------------------------------------------------------
     async def receive(self) -> Message:
@@ -81,6 +106,8 @@ class HTTPCycle:
             self._on_start(message)
         elif kind == "http.response.pathsend":
             await self._on_pathsend(message)
+        elif kind == "http.response.trailers":
+            self._on_trailers(message)
         else:
             raise RuntimeError(f"Unsupported ASGI message: {kind!r}")
 
@@ -92,6 +119,10 @@ class HTTPCycle:
             raise RuntimeError(f"ASGI response status must be an int, got {status!r}")
         self._status = status
         self._headers = response_headers(message.get("headers", ()))
+        if message.get("trailers", False):
+            self._trailers = (
+                _SEND_TRAILERS if _can_send_trailers(self._exchange) else _DROP_TRAILERS
+            )
         self._state = _HELD
 
     def _on_body(self, message: Message) -> bool:
@@ -100,9 +131,10 @@ class HTTPCycle:
         more_body = message.get("more_body", False)
         exchange = self._exchange
         state = self._state
+        trailers = self._trailers
         if state == _HELD:
-            if not more_body:
-                self._state = _DONE
+            if not more_body and trailers != _SEND_TRAILERS:
+                self._state = _TRAILERS if trailers else _DONE
                 exchange.send_response(self._status, self._headers, body)
                 return False
             self._state = _STREAMING
@@ -110,7 +142,12 @@ class HTTPCycle:
         elif state != _STREAMING:
             raise self._flow_error("http.response.body")
         if not more_body:
-            self._state = _DONE
+            if trailers == _SEND_TRAILERS:
+                self._state = _TRAILERS  # the last trailers message ends the response
+                if body:
+                    exchange.write(body)
+                return exchange.write_paused
+            self._state = _TRAILERS if trailers else _DONE
             exchange.end_response(body)
             return False
         if body:
@@ -132,7 +169,41 @@ class HTTPCycle:
             raise RuntimeError(f"ASGI pathsend 'path' must be a str, got {path!r}")
         # FileNotFoundError propagates with nothing sent: the core answers 500.
         await self._exchange.send_file(self._status, self._headers, path)
+        if self._trailers:
+            self._trailers = _DROP_TRAILERS  # the file ended the response
+            self._state = _TRAILERS
+        else:
+            self._state = _DONE
+
+    def _on_trailers(self, message: Message) -> None:
+        trailers = self._trailers
+        if trailers == _NO_TRAILERS:
+            raise RuntimeError(
+                "ASGI flow error: 'http.response.trailers' sent without 'trailers': True "
+                "in 'http.response.start'"
+            )
+        state = self._state
+        exchange = self._exchange
+        if state == _HELD:  # trailers without a body
+            if trailers == _SEND_TRAILERS:
+                exchange.start_response(self._status, self._headers)
+            else:
+                exchange.send_response(self._status, self._headers, b"")
+            self._state = state = _TRAILERS
+        if state != _TRAILERS:
+            raise self._flow_error("http.response.trailers")
+        headers = response_headers(message.get("headers", ()))
+        if trailers == _SEND_TRAILERS:
+            self._trailer_headers.extend(headers)
+        if message.get("more_trailers", False):
+            return
         self._state = _DONE
+        if trailers != _SEND_TRAILERS:
+            return
+        if self._trailer_headers:
+            exchange.send_trailers(self._trailer_headers)  # type: ignore[attr-defined]
+        else:
+            exchange.end_response()
 
     def _flow_error(self, kind: str) -> RuntimeError:
         return RuntimeError(
@@ -154,6 +225,18 @@ def response_headers(raw: Any) -> Headers:
             raise RuntimeError(f"ASGI response header name and value must be bytes: {item!r}")
         headers.append((name, value))
     return headers
+
+
+def _can_send_trailers(exchange: HTTPExchange) -> bool:
+    """The protocol carries trailers and the client accepts them (``TE: trailers``)."""
+    if not hasattr(exchange, "send_trailers"):
+        return False
+    for name, value in exchange.headers:
+        if name == b"te" and any(
+            token.strip().lower() == _TE_TRAILERS for token in value.split(b",")
+        ):
+            return True
+    return False
 
 
 def _body_bytes(body: Any) -> bytes:

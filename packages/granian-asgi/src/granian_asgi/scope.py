@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from granian_core.exchange import ConnectionInfo, Headers, HTTPExchange
+from granian_core.exchange import ConnectionInfo, Headers, HTTPExchange, TLSInfo
 from granian_core.websocket import WebSocketSession
 
 from .asgi_types import ASGI_VERSION, Scope
@@ -53,9 +53,7 @@ class HTTPScopeFactory:
             "client": conn.client,
             "server": server,
             "state": state.copy(),
-            "extensions": {"http.response.pathsend": {}}
-            if tls is None
-            else {"http.response.pathsend": {}, "tls": tls_extension(tls)},
+            "extensions": _http_extensions(exchange.http_version, tls),
         }
 
     def build_websocket(self, session: WebSocketSession, state: dict[str, Any]) -> Scope:
@@ -99,3 +97,14 @@ def _with_host(headers: Headers, authority: str) -> Headers:
         if name == b"host":
             return headers
     return [(b"host", authority.encode()), *headers]
+
+
+def _http_extensions(http_version: str, tls: TLSInfo | None) -> dict[str, Any]:
+    # Response trailers go out on HTTP/2 only (see http.py); a fresh dict per request,
+    # since apps may add to scope["extensions"].
+    extensions: dict[str, Any] = {"http.response.pathsend": {}}
+    if http_version == "2":
+        extensions["http.response.trailers"] = {}
+    if tls is not None:
+        extensions["tls"] = tls_extension(tls)
+    return extensions

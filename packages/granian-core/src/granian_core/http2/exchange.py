@@ -298,6 +298,8 @@ class H2Exchange(HTTPExchange):
             raise ResponseError("send_trailers() before start_response()")
         if self.response_complete:
             return
+        # Checked before any state changes: invalid trailers leave the response open.
+        block = trailer_headers(headers)
         self.response_complete = True
         if self.disconnected:
             self._wake_done()
@@ -308,7 +310,7 @@ class H2Exchange(HTTPExchange):
         if self._short():
             sender.reset_code = INTERNAL_ERROR
         else:
-            sender.trailers = trailer_headers(headers)
+            sender.trailers = block
         self._owner.send_body(self, b"", True)
         self._wake_done()
 

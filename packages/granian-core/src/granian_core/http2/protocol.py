@@ -40,6 +40,7 @@ from .guards import ControlFrameGuard, ResetRateGuard
 from .headers import header_pair, parse_request_head, response_headers
 from .outbound import SendScheduler
 from .settings import ADAPTIVE_WINDOW_LIMIT, H2Settings, new_connection
+from .websocket import H2WebSocketStream, open_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from granian_core.config import ServerConfig
     from granian_core.exchange import ConnectionInfo, Headers
     from granian_core.server.state import WorkerState
+
+    from .headers import RequestHead
 
 __all__ = ["PREFACE", "H2Protocol"]
 
@@ -62,16 +65,21 @@ _WRITE_BUDGET = 64 * 1024
 _NO_ERROR = int(ErrorCodes.NO_ERROR)
 _REFUSED_STREAM = int(ErrorCodes.REFUSED_STREAM)
 _ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
+_PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
 _WINDOW_SETTINGS = (SettingCodes.INITIAL_WINDOW_SIZE, SettingCodes.MAX_FRAME_SIZE)
 
-_settings_cache: list[tuple[ServerConfig, H2Settings]] = []
+_settings_cache: list[tuple[ServerConfig, bool, H2Settings]] = []
 
 
-def _settings_for(config: ServerConfig) -> H2Settings:
+def _settings_for(config: ServerConfig, websockets: bool) -> H2Settings:
     """``H2Settings`` for a worker's config, computed once (a worker has one config)."""
-    if not _settings_cache or _settings_cache[0][0] is not config:
-        _settings_cache[:] = [(config, H2Settings.from_config(config))]
-    return _settings_cache[0][1]
+    if (
+        not _settings_cache
+        or _settings_cache[0][0] is not config
+        or _settings_cache[0][1] is not websockets
+    ):
+        _settings_cache[:] = [(config, websockets, H2Settings.from_config(config, websockets))]
+    return _settings_cache[0][2]
 
 
 class H2Protocol(asyncio.Protocol):
@@ -80,7 +88,8 @@ class H2Protocol(asyncio.Protocol):
     def __init__(self, state: WorkerState, conn_info: ConnectionInfo | None = None) -> None:
         self.state = state
         self.loop = state.loop
-        settings = self.settings = _settings_for(state.config)
+        websockets = state.interface.supports_websockets
+        settings = self.settings = _settings_for(state.config, websockets)
         self.send_buffer_limit = settings.max_send_buffer_size
         self._h2 = new_connection(settings)
         self._scheduler = SendScheduler(self._h2, settings.max_send_buffer_size)
@@ -206,6 +215,10 @@ class H2Protocol(asyncio.Protocol):
         self._transport.write(self._h2.data_to_send() + goaway.serialize())
         if not self._streams:
             self._close(graceful=True)
+            return
+        for stream in list(self._streams.values()):
+            if isinstance(stream, H2WebSocketStream):
+                stream.shutdown()  # sessions never end by themselves: close them (1001)
 
     async def read_file(self, file: IO[bytes], size: int) -> bytes:
         return await self.state.read_file(file, size)
@@ -296,11 +309,26 @@ class H2Protocol(asyncio.Protocol):
             return
         assert self._conn_info is not None
         head = parse_request_head(event.headers)
-        exchange = H2Exchange(
-            self, self._conn_info, stream_id, head, event.stream_ended is not None
-        )
+        ended = event.stream_ended is not None
+        if head.protocol is not None:
+            self._open_extended_connect(stream_id, head, head.protocol, ended)
+            return
+        exchange = H2Exchange(self, self._conn_info, stream_id, head, ended)
         self._streams[stream_id] = exchange
         self.state.dispatch(exchange)
+
+    def _open_extended_connect(
+        self, stream_id: int, head: RequestHead, protocol: str, ended: bool
+    ) -> None:
+        """RFC 8441: a ``CONNECT`` with ``:protocol`` (h2 checked the pseudo-headers)."""
+        if not self.settings.enable_connect_protocol:
+            # Not advertised: the request is malformed (RFC 8441 §3).
+            self._reset_stream(stream_id, _PROTOCOL_ERROR)
+            return
+        assert self._conn_info is not None
+        stream = H2WebSocketStream(self, self._conn_info, stream_id, head, ended)
+        self._streams[stream_id] = stream
+        open_session(self.state, stream, protocol)
 
     def _on_data(self, event: DataReceived) -> None:
         size = event.flow_controlled_length

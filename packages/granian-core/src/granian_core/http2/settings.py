@@ -55,9 +55,12 @@ class H2Settings:
     adaptive_window: bool = False
     keep_alive_interval: float | None = None  # seconds
     keep_alive_timeout: float = 20.0  # seconds
+    #: RFC 8441: advertise extended CONNECT (WebSockets over HTTP/2).
+    enable_connect_protocol: bool = False
 
     @classmethod
-    def from_config(cls, config: ServerConfig) -> H2Settings:
+    def from_config(cls, config: ServerConfig, websockets: bool = False) -> H2Settings:
+        """The limits of ``config``; ``websockets`` when the interface serves sessions."""
         interval_ms = config.http2_keep_alive_interval
         return cls(
             max_concurrent_streams=config.http2_max_concurrent_streams,
@@ -72,6 +75,7 @@ class H2Settings:
             adaptive_window=config.http2_adaptive_window,
             keep_alive_interval=None if interval_ms is None else interval_ms / 1000.0,
             keep_alive_timeout=float(config.http2_keep_alive_timeout),
+            enable_connect_protocol=websockets and config.websockets,
         )
 
 
@@ -83,15 +87,15 @@ def new_connection(settings: H2Settings) -> H2Connection:
     only applies once the peer ACKs it, leaving h2's defaults in force until then).
     """
     conn = H2Connection(config=_H2_CONFIG)
-    conn.local_settings = Settings(
-        client=False,
-        initial_values={
-            SettingCodes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
-            SettingCodes.INITIAL_WINDOW_SIZE: settings.stream_window,
-            SettingCodes.MAX_FRAME_SIZE: settings.max_frame_size,
-            SettingCodes.MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
-        },
-    )
+    initial = {
+        SettingCodes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
+        SettingCodes.INITIAL_WINDOW_SIZE: settings.stream_window,
+        SettingCodes.MAX_FRAME_SIZE: settings.max_frame_size,
+        SettingCodes.MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
+    }
+    if settings.enable_connect_protocol:
+        initial[SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
+    conn.local_settings = Settings(client=False, initial_values=initial)
     # h2 copies these two from local_settings in its constructor: keep them in step.
     conn.max_inbound_frame_size = settings.max_frame_size
     conn.decoder.max_header_list_size = settings.max_header_list_size

@@ -1,11 +1,11 @@
 """The seam between a WebSocket session and the protocol that carries its bytes.
 
 A :class:`~.session.CoreSession` knows frames, not sockets. Whatever carries
-it implements :class:`Carrier`: today the HTTP/1.1 connection after an upgrade
-(:mod:`.h1`); for RFC 8441 an HTTP/2 extended-CONNECT stream would implement the
-same methods (``send_accept`` → ``:status 200``, ``write`` → DATA frames,
-``close`` → END_STREAM, ``abort`` → RST_STREAM) and drive the session through
-:class:`SessionEvents`. The session code is then shared unchanged.
+it implements :class:`Carrier`: the HTTP/1.1 connection after an upgrade
+(:mod:`.h1`) and the RFC 8441 HTTP/2 extended-CONNECT stream
+(:mod:`granian_core.http2.websocket`: ``send_accept`` → ``:status 200``,
+``write`` → DATA frames, ``close`` → END_STREAM, ``abort`` → RST_STREAM). Both
+drive the session through :class:`SessionEvents`; the session code is shared.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Transport-neutral: bytes come in through :meth:`CoreSession.feed` and go out
 through a :class:`~.carrier.Carrier`, so the same code serves an HTTP/1.1
-upgrade and (later) an HTTP/2 extended CONNECT stream.
+upgrade and an HTTP/2 extended CONNECT stream (RFC 8441).
 
 Inbound: wsproto turns bytes into (partial) frames; fragments are joined into
 whole messages and queued for ``receive()``. The queue is bounded: past
