@@ -13,12 +13,16 @@ bytes h11 holds past it, and everything fed later, are kept raw
 
 from __future__ import annotations
 
-from collections import deque
-
 import h11
 
-from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
-from .parsers import announces_body, expects_continue, upgrade_protocol, wants_keep_alive
+from .events import END_OF_BODY, BodyData, ParseError, RequestHead
+from .parsers import (
+    ParserBase,
+    announces_body,
+    expects_continue,
+    upgrade_protocol,
+    wants_keep_alive,
+)
 
 __all__ = ["H11Parser"]
 
@@ -27,38 +31,17 @@ _SUPPORTED_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _LINE_OVERHEAD = 4
 
 
-class H11Parser:
+class H11Parser(ParserBase):
     """Parses a stream of requests with h11; see :class:`~.parsers.RequestParser`."""
 
-    __slots__ = (
-        "_conn",
-        "_done",
-        "_keep_alive",
-        "_last",
-        "_max_head",
-        "_trailing",
-        "_upgrading",
-        "_websocket",
-        "buffered",
-        "events",
-    )
+    __slots__ = ("_conn", "_upgrading")
 
     def __init__(
         self, max_head_size: int, keep_alive: bool = True, websocket: bool = False
     ) -> None:
-        self.events: deque[Event] = deque()
-        self.buffered = 0
-        self._max_head = max_head_size
-        self._keep_alive = keep_alive
-        #: The request being parsed is the connection's last (no keep-alive).
-        self._last = False
-        #: Input is ignored: after an error, or after the last request.
-        self._done = False
-        self._websocket = websocket
+        super().__init__(max_head_size, keep_alive, websocket)
         #: The request being parsed is a WebSocket upgrade: stop after it.
         self._upgrading = False
-        #: Raw bytes after a WebSocket upgrade head (``None`` until then).
-        self._trailing: bytearray | None = None
         self._conn = self._new_connection()
 
     def _new_connection(self) -> h11.Connection:
@@ -118,14 +101,6 @@ class H11Parser:
         self._trailing = bytearray(trailing)
         self.buffered += len(trailing)
         self._done = True
-
-    def take_trailing(self) -> bytes:
-        trailing = self._trailing
-        if not trailing:
-            return b""
-        self._trailing = bytearray()
-        self.buffered -= len(trailing)
-        return bytes(trailing)
 
     def _next_cycle(self) -> h11.Connection:
         trailing, _closed = self._conn.trailing_data

@@ -18,12 +18,10 @@ stopped: the rest is kept raw for the WebSocket layer (``take_trailing``).
 
 from __future__ import annotations
 
-from collections import deque
-
 import httptools
 
-from .events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
-from .parsers import announces_body, expects_continue, upgrade_protocol
+from .events import END_OF_BODY, BodyData, ParseError, RequestHead
+from .parsers import ParserBase, announces_body, expects_continue, upgrade_protocol
 
 __all__ = ["HttptoolsParser"]
 
@@ -43,14 +41,13 @@ class _Reject(Exception):
     """Raised from a callback to stop llhttp; the reason is in ``_error``."""
 
 
-class HttptoolsParser:
+class HttptoolsParser(ParserBase):
     """Parses a stream of requests with httptools; see :class:`~.parsers.RequestParser`."""
 
     __slots__ = (
         "_began_in_feed",
         "_body_skipped",
         "_connection",
-        "_done",
         "_error",
         "_expect",
         "_framing",
@@ -58,39 +55,24 @@ class HttptoolsParser:
         "_headers",
         "_hosts",
         "_in_head",
-        "_keep_alive",
-        "_last",
-        "_max_head",
         "_parser",
         "_replaying",
         "_stalled_bytes",
-        "_trailing",
         "_upgrade",
         "_url",
-        "_websocket",
         "_ws_head",
-        "buffered",
-        "events",
     )
 
     def __init__(
         self, max_head_size: int, keep_alive: bool = True, websocket: bool = False
     ) -> None:
-        self.events: deque[Event] = deque()
-        self.buffered = 0
-        self._max_head = max_head_size
-        self._keep_alive = keep_alive
+        super().__init__(max_head_size, keep_alive, websocket)
         self._parser = httptools.HttpRequestParser(self)
-        self._done = False
-        self._last = False
         self._error: ParseError | None = None
         self._replaying = False
         self._body_skipped = False
-        self._websocket = websocket
         #: The last head was a WebSocket upgrade (WebSocket mode): stop after it.
         self._ws_head = False
-        #: Raw bytes after a WebSocket upgrade head (``None`` until then).
-        self._trailing: bytearray | None = None
         # Head size accounting: completed fields (precise) and whole later feeds (stalls).
         self._in_head = False
         self._began_in_feed = False
@@ -144,14 +126,6 @@ class HttptoolsParser:
         self._trailing = bytearray(rest)
         self.buffered += len(rest)
         self._done = True
-
-    def take_trailing(self) -> bytes:
-        trailing = self._trailing
-        if not trailing:
-            return b""
-        self._trailing = bytearray()
-        self.buffered -= len(trailing)
-        return bytes(trailing)
 
     def _on_error(self, exc: Exception) -> None:
         if self._done:  # bytes after the connection's last request: never served

@@ -21,6 +21,7 @@ from .events import Event
 
 __all__ = [
     "PARSERS",
+    "ParserBase",
     "RequestParser",
     "announces_body",
     "connection_tokens",
@@ -42,6 +43,42 @@ class RequestParser(Protocol):
 
     def take_trailing(self) -> bytes:
         """The raw bytes received after a WebSocket upgrade head (WebSocket mode only)."""
+
+
+class ParserBase:
+    """State both parsers share: the event queue, its byte count, and WebSocket mode."""
+
+    __slots__ = (
+        "_done",
+        "_keep_alive",
+        "_last",
+        "_max_head",
+        "_trailing",
+        "_websocket",
+        "buffered",
+        "events",
+    )
+
+    def __init__(self, max_head_size: int, keep_alive: bool, websocket: bool) -> None:
+        self.events: deque[Event] = deque()
+        self.buffered = 0
+        self._max_head = max_head_size
+        self._keep_alive = keep_alive
+        #: The request being parsed is the connection's last (no keep-alive).
+        self._last = False
+        #: Input is ignored: after an error, or after the last request.
+        self._done = False
+        self._websocket = websocket
+        #: Raw bytes after a WebSocket upgrade head (``None`` until then).
+        self._trailing: bytearray | None = None
+
+    def take_trailing(self) -> bytes:
+        trailing = self._trailing
+        if not trailing:
+            return b""
+        self._trailing = bytearray()
+        self.buffered -= len(trailing)
+        return bytes(trailing)
 
 
 def make_parser(
