@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import socket
@@ -183,3 +184,20 @@ def test_unix_socket(tmp_path: Path) -> None:
     assert code == 0
     assert f"Listening at: unix:{path}" in out
     assert not path.exists()
+
+
+def test_sigterm_lets_in_flight_requests_finish(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    proc = granian_proc(*START)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(httpx.get, f"{proc.url}/slow", timeout=20)
+        time.sleep(0.3)  # the request is in the app now
+        proc.proc.terminate()
+        response = slow.result()
+    assert response.status_code == 200
+    code, out = proc.stop()
+    assert code == 0
+    assert "Granian shutdown completed, see ya!" in out
+    with pytest.raises(httpx.TransportError):
+        httpx.get(proc.url, timeout=2)  # nothing listens any more

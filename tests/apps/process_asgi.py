@@ -1,5 +1,6 @@
 """An ASGI app for process-model tests: reports its PID, or kills its worker."""
 
+import asyncio
 import os
 
 
@@ -8,5 +9,7 @@ async def app(scope, receive, send):
         return
     if scope["path"] == "/crash":
         os._exit(3)
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.0)
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
