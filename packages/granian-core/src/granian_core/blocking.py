@@ -6,10 +6,16 @@ are spawned on demand, up to ``max_threads``; a thread that stays idle for
 ``idle_timeout`` seconds exits. Work that finds every thread busy waits in FIFO
 order.
 
-Idle threads park on a LIFO stack, each on its own ``SimpleQueue``: new work goes
-to the most recently parked thread, so under light load the same few threads stay
-warm while the others reach their idle timeout and exit (a shared FIFO wake-up
-would rotate work across every thread and keep them all alive).
+Work waits in one FIFO backlog. While every thread is busy, each call spawns a
+thread (up to ``max_threads``). Otherwise at most one parked thread at a time is
+*searching* (woken, not yet holding work): a call wakes a parked thread only when
+none is searching, and a thread that takes work while more is queued wakes the next.
+A burst of short calls is thus served by the threads already running instead of
+waking one thread per call (on one core, under the GIL, every extra runnable
+thread costs context switches), while calls that block still fan out across
+threads one after the other. Idle threads park on a LIFO stack, each on its own
+``SimpleQueue``: the most recently parked thread is woken first, so under light
+load the same few threads stay warm while the others reach their idle timeout.
 
 Outcomes go back through a per-loop mailbox: a thread that finds the mailbox
 already scheduled for delivery just appends to it, so a burst of completions
@@ -70,6 +76,8 @@ _Work = tuple["asyncio.Future[Any]", _Mailbox, Callable[..., Any], tuple[Any, ..
 
 #: Put in a parked thread's inbox to make it exit (shutdown).
 _STOP = None
+#: Put in a parked thread's inbox to make it look for work in the backlog.
+_WAKE = True
 
 
 class BlockingPool:
@@ -84,6 +92,8 @@ class BlockingPool:
         self._backlog: deque[_Work] = deque()
         self._parked: list[_Thread] = []
         self._threads: set[_Thread] = set()
+        #: Threads woken or spawned that have not taken work yet (at most one, but for races).
+        self._searching = 0
         self._names = itertools.count(1)
         self._closed = False
         # A worker's pool serves one loop. Callers on another loop get a fresh mailbox;
@@ -118,12 +128,13 @@ class BlockingPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the blocking pool is shut down")
-            if self._parked:
-                self._parked.pop().inbox.put(work)
-            elif len(self._threads) < self.max_threads:
-                self._spawn(work)
-            else:
-                self._backlog.append(work)
+            self._backlog.append(work)
+            if not self._parked:
+                # Every thread is busy: grow, one thread per call, as far as allowed.
+                if len(self._threads) < self.max_threads:
+                    self._spawn()
+            elif not self._searching:
+                self._add_searcher()
         return future
 
     def shutdown(self, wait: bool = True) -> None:
@@ -144,39 +155,56 @@ class BlockingPool:
                     thread.join()
 
     # -- the pool thread side ------------------------------------------------------------
-    def _spawn(self, first: _Work) -> None:
+    def _add_searcher(self) -> None:
+        """Wake a parked thread, else spawn one (within the maximum), to take queued work."""
         # Called with the lock held.
-        thread = _Thread(self, first, f"granian-blocking-{next(self._names)}")
+        if self._parked:
+            self._searching += 1
+            self._parked.pop().inbox.put(_WAKE)
+        elif len(self._threads) < self.max_threads:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        # Called with the lock held. A new thread starts by searching the backlog.
+        self._searching += 1
+        thread = _Thread(self, f"granian-blocking-{next(self._names)}")
         self._threads.add(thread)
         thread.start()
 
-    def _take_or_park(self, thread: _Thread) -> _Work | _Parked | None:
+    def _take_or_park(self, thread: _Thread, searching: bool) -> _Work | _Parked | None:
         """A queued work item for ``thread``, else park it; None when it must exit."""
         with self._lock:
-            if self._backlog:
-                return self._backlog.popleft()
+            if searching:
+                self._searching -= 1
+            backlog = self._backlog
+            if backlog:
+                work = backlog.popleft()
+                if backlog and not self._searching:
+                    self._add_searcher()  # more is queued: someone must come for it
+                return work
             if self._closed:
                 self._threads.discard(thread)
                 return None
             self._parked.append(thread)
             return _PARKED
 
-    def _wait_parked(self, thread: _Thread) -> _Work | None:
-        """Wait in the inbox for work; None after the idle timeout or at shutdown."""
+    def _wait_parked(self, thread: _Thread) -> bool:
+        """Wait in the inbox to be woken; False after the idle timeout or at shutdown."""
         try:
-            work = thread.inbox.get(timeout=self.idle_timeout)
+            signal = thread.inbox.get(timeout=self.idle_timeout)
         except queue.Empty:
             with self._lock:
                 if thread in self._parked:
                     self._parked.remove(thread)
                     self._threads.discard(thread)
-                    return None
-            # run() or shutdown() unparked this thread as it timed out: its item is on the way.
-            work = thread.inbox.get()
-        if work is _STOP:
+                    return False
+            # run() or shutdown() unparked this thread as it timed out: its signal is on the way.
+            signal = thread.inbox.get()
+        if signal is _STOP:
             with self._lock:
                 self._threads.discard(thread)
-        return work
+            return False
+        return True
 
 
 class _Parked:
@@ -189,17 +217,21 @@ _PARKED = _Parked()
 class _Thread(threading.Thread):
     """A pool thread: runs work items until idle for too long or the pool shuts down."""
 
-    def __init__(self, pool: BlockingPool, first: _Work, name: str) -> None:
+    def __init__(self, pool: BlockingPool, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.pool = pool
-        self.inbox: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
-        self._first: _Work | None = first
+        self.inbox: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
 
     def run(self) -> None:
-        work, self._first = self._first, None
         pool = self.pool
-        while work is not None:
-            future, mailbox, fn, args = work
+        following = pool._take_or_park(self, searching=True)
+        while following is not None:
+            if isinstance(following, _Parked):
+                if not pool._wait_parked(self):
+                    return
+                following = pool._take_or_park(self, searching=True)
+                continue
+            future, mailbox, fn, args = following
             if future.cancelled():  # the awaiting task gave up before the call started
                 settle: _Setter | None = None
                 value: Any = None
@@ -210,14 +242,13 @@ class _Thread(threading.Thread):
                 except BaseException as exc:
                     value = _settable(exc)
                     settle = _reject
-            del work, fn, args  # drop references to the finished call before waiting
+            del following, fn, args  # drop references to the finished call before waiting
             # Park (or take queued work) BEFORE reporting: the caller's next run() then
             # finds this thread idle instead of spawning another one.
-            following = pool._take_or_park(self)
+            following = pool._take_or_park(self, searching=False)
             if settle is not None:
                 mailbox.post(settle, future, value)
             del future, mailbox, value
-            work = pool._wait_parked(self) if isinstance(following, _Parked) else following
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:
