@@ -422,7 +422,9 @@ class H1Connection:
             body = b""
         elif self._mode == _LENGTH:
             body = self._clip(body)
-        self._complete()
+            if self._remaining:  # _complete, inlined: fewer bytes than the app announced
+                self.keep_alive = False
+        self.response_complete = True
         return head, body
 
     def _clip(self, data: bytes) -> bytes:

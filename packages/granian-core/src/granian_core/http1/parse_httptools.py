@@ -111,16 +111,16 @@ class HttptoolsParser(ParserBase):
                 self._on_error(exc)
                 return
             break
-        self._account_stall(len(data))
-
-    def _account_stall(self, fed: int) -> None:
         # A head still incomplete after a whole feed grows by that feed: bound it
         # (counting only feeds after the one it began in, so never over-counting).
         if self._in_head and not self._began_in_feed:
-            self._stalled_bytes += fed
-            if self._stalled_bytes > self._max_head:
-                self._fail(ParseError(431, "Request header fields too large"))
+            self._account_stall(len(data))
         self._began_in_feed = False
+
+    def _account_stall(self, fed: int) -> None:
+        self._stalled_bytes += fed
+        if self._stalled_bytes > self._max_head:
+            self._fail(ParseError(431, "Request header fields too large"))
 
     def _stop_for_upgrade(self, rest: bytes) -> None:
         self._trailing = bytearray(rest)

@@ -119,6 +119,7 @@ class H1Protocol(asyncio.Protocol):
         "_loop",
         "_lost",
         "_low_water",
+        "_parser",
         "_pipeline_flush",
         "_read_paused",
         "_serve_when_writable",
@@ -139,6 +140,8 @@ class H1Protocol(asyncio.Protocol):
         parser = make_parser(
             settings.parser, settings.buffer_size, settings.keep_alive, self._websockets
         )
+        #: Fed directly, and its ``buffered`` read directly: the hottest calls per request.
+        self._parser = parser
         self._conn = H1Connection(parser, keep_alive=settings.keep_alive, header_source=state)
         self._head_timeout = settings.header_read_timeout
         self._high_water = settings.buffer_size
@@ -180,9 +183,9 @@ class H1Protocol(asyncio.Protocol):
             data = self._sniff_h2_preface(data)
             if not data:
                 return
-        conn = self._conn
+        parser = self._parser
         try:
-            conn.receive_data(data)
+            parser.feed(data)
             if self._exchange is None:
                 if not self._closing:
                     self._serve_next()
@@ -190,7 +193,7 @@ class H1Protocol(asyncio.Protocol):
                 self._wake_body_waiter()
             elif self._discarding:
                 self._continue_discard()
-            if conn.buffered > self._high_water and not self._read_paused:
+            if parser.buffered > self._high_water and not self._read_paused:
                 self._pause_reading()
         except Exception:  # a bug must cost this connection only, never the loop
             logger.exception("HTTP/1 connection failed")
@@ -312,7 +315,9 @@ class H1Protocol(asyncio.Protocol):
         exchange = self._exchange
         if exchange is None or self._lost:
             return
-        exchange._finish()
+        exchange._over = True  # H1Exchange._finish, inlined: the waiter is rarely there
+        if exchange._done_waiter is not None:
+            exchange._wake_done_waiter()
         conn = self._conn
         if not conn.keep_alive:
             self._close()

@@ -145,6 +145,10 @@ class WorkerState:
 
     def _release(self) -> None:
         self._in_flight -= 1
+        self._after_release()
+
+    def _after_release(self) -> None:
+        """A slot was freed: start the oldest live waiter, or leave saturation."""
         while self._waiting:
             waiting = self._waiting.popleft()
             if not waiting.disconnected:
@@ -170,7 +174,9 @@ class WorkerState:
             _finish_after_return(exchange)
         finally:
             self._tasks.discard(asyncio.current_task(self.loop))
-            self._release()
+            self._in_flight -= 1
+            if self._waiting or self._in_flight == self._limit - 1:
+                self._after_release()
             if self._access_logger is not None:
                 status = exchange.status or 500
                 self._access_logger.log(exchange, started, time.time() - started, status)
