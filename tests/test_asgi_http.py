@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.apps.asgi_basic import MISUSE, App
+from tests.helpers import connect, read_until_eof
 
 WAIT = 10.0
 
@@ -35,14 +36,11 @@ def client(srv: Any) -> Iterator[httpx.Client]:
 
 
 def _connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    return connect(port)
 
 
 def _read_until_eof(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return read_until_eof(sock)
 
 
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:

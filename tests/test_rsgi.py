@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from tests.apps import rsgi_basic
 from tests.apps.rsgi_basic import REPORTS, MultiProtocolApp, app
+from tests.helpers import drain, next_report
 
 Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
@@ -37,18 +37,11 @@ def client(srv: Any) -> Iterator[httpx.Client]:
 
 
 def _drain_reports() -> None:
-    while not REPORTS.empty():
-        REPORTS.get_nowait()
+    drain(REPORTS)
 
 
 def _report(name: str) -> Any:
-    """The next report the app made; it must be ``name``."""
-    try:
-        got, value = REPORTS.get(timeout=WAIT)
-    except queue.Empty:
-        pytest.fail(f"the app never reported {name!r}")
-    assert got == name
-    return value
+    return next_report(REPORTS, name)
 
 
 def _raw_request(port: int, request: bytes) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
 import socket
 import ssl
 import threading
@@ -22,6 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 from tests.apps import ws_asgi
 from tests.apps.ws_asgi import REPORTS, app, starlette_app
 from tests.apps.ws_raw import RawWebSocket
+from tests.helpers import drain, next_report
 
 Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
@@ -36,17 +36,11 @@ def srv(serve: Serve, parser: str) -> Iterator[Any]:
 
 
 def _drain_reports() -> None:
-    while not REPORTS.empty():
-        REPORTS.get_nowait()
+    drain(REPORTS)
 
 
 def _report(name: str) -> Any:
-    try:
-        got, value = REPORTS.get(timeout=WAIT)
-    except queue.Empty:
-        pytest.fail(f"the app never reported {name!r}")
-    assert got == name
-    return value
+    return next_report(REPORTS, name)
 
 
 def _ws(server: Any, path: str, **options: Any) -> ClientConnection:

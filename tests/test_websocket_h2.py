@@ -28,6 +28,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, TextMessage
 
 from tests.apps import ws_asgi, ws_rsgi
+from tests.helpers import Reports, drain, next_report
 
 Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
@@ -178,18 +179,12 @@ def h2_client(port: int, tls: ssl.SSLContext | None = None) -> Iterator[H2WebSoc
         client.close()
 
 
-def _drain(reports: queue.Queue[tuple[str, Any]]) -> None:
-    while not reports.empty():
-        reports.get_nowait()
+def _drain(reports: Reports) -> None:
+    drain(reports)
 
 
-def _report(reports: queue.Queue[tuple[str, Any]], name: str) -> Any:
-    try:
-        got, value = reports.get(timeout=WAIT)
-    except queue.Empty:
-        pytest.fail(f"the app never reported {name!r}")
-    assert got == name
-    return value
+def _report(reports: Reports, name: str) -> Any:
+    return next_report(reports, name)
 
 
 @pytest.fixture

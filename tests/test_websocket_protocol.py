@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +27,7 @@ from tests.apps.ws_raw import (
     close_payload,
     encode_frame,
 )
+from tests.helpers import drain, next_report
 
 Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
@@ -51,17 +51,11 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 def _drain_reports() -> None:
-    while not REPORTS.empty():
-        REPORTS.get_nowait()
+    drain(REPORTS)
 
 
 def _report(name: str) -> Any:
-    try:
-        got, value = REPORTS.get(timeout=WAIT)
-    except queue.Empty:
-        pytest.fail(f"the app never reported {name!r}")
-    assert got == name
-    return value
+    return next_report(REPORTS, name)
 
 
 def _open(server: Any, path: str = "/echo", extra: bytes = b"") -> RawWebSocket:

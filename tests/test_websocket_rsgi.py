@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.apps.ws_raw import RawWebSocket
 from tests.apps.ws_rsgi import REPORTS, app
+from tests.helpers import next_report
 
 Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
@@ -28,12 +28,7 @@ def srv(serve: Serve, parser: str) -> Iterator[Any]:
 
 
 def _report(name: str) -> Any:
-    try:
-        got, value = REPORTS.get(timeout=WAIT)
-    except queue.Empty:
-        pytest.fail(f"the app never reported {name!r}")
-    assert got == name
-    return value
+    return next_report(REPORTS, name)
 
 
 def _ws(server: Any, path: str, **options: Any) -> ClientConnection:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from tests.apps import wsgi_basic
 from tests.apps.wsgi_basic import REPORTS, stream_progress
+from tests.helpers import connect, drain, read_until_eof
 
 WAIT = 10.0
 
@@ -29,11 +29,7 @@ def _empty_reports() -> Iterator[None]:
 
 
 def _drain_reports() -> None:
-    while True:
-        try:
-            REPORTS.get_nowait()
-        except queue.Empty:
-            return
+    drain(REPORTS)
 
 
 def _report(kind: str) -> Any:
@@ -63,14 +59,11 @@ def client(srv: Any) -> Iterator[httpx.Client]:
 
 
 def _connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    return connect(port)
 
 
 def _read_until_eof(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return read_until_eof(sock)
 
 
 def _raw_exchange(port: int, request: bytes) -> bytes:
