@@ -248,28 +248,35 @@ async def status_invalid(scope: Scope, proto: HTTPProtocol) -> None:
 @route("/twice")
 async def twice(scope: Scope, proto: HTTPProtocol) -> None:
     proto.response_str(200, [("x-which", "first")], "first")
-    proto.response_str(201, [("x-which", "second")], "second")
-    proto.response_bytes(202, [], b"third")
-    proto.response_empty(500)
-    proto.response_file(200, [], __file__)
-    try:
-        proto.response_stream(200)
-    except ProtocolError as exc:
-        REPORTS.put(("stream-after-response", f"{type(exc).__name__}: {exc}"))
-    else:  # pragma: no cover - reported as a failure by the test
-        REPORTS.put(("stream-after-response", "no error"))
+    later: list[Callable[[], object]] = [
+        lambda: proto.response_str(201, [("x-which", "second")], "second"),
+        lambda: proto.response_bytes(202, [], b"third"),
+        lambda: proto.response_empty(500),
+        lambda: proto.response_file(200, [], __file__),
+        lambda: proto.response_file_range(200, [], __file__, 0, 10),
+        lambda: proto.response_stream(200),
+    ]
+    outcomes = []
+    for call in later:
+        try:
+            call()
+            outcomes.append("no error")
+        except ProtocolError as exc:
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+    REPORTS.put(("after-response", outcomes))
 
 
 @route("/stream/twice")
 async def stream_twice(scope: Scope, proto: HTTPProtocol) -> None:
     transport = proto.response_stream(200, [("content-type", "text/plain")])
-    proto.response_str(500, [], "ignored")
-    try:
-        proto.response_stream(500)
-        outcome = "no error"
-    except ProtocolError as exc:
-        outcome = str(exc)
-    await transport.send_str(outcome)
+    outcomes = []
+    for call in (lambda: proto.response_str(500, [], "x"), lambda: proto.response_stream(500)):
+        try:
+            call()
+            outcomes.append("no error")
+        except ProtocolError as exc:
+            outcomes.append(str(exc))
+    await transport.send_str(" | ".join(outcomes))
 
 
 @route("/no-response")

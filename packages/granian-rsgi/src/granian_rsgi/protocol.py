@@ -157,7 +157,7 @@ class HTTPProtocol:
         """Resolves when the client disconnects (or, at the latest, once the response is over)."""
         return self._exchange.wait_disconnect()
 
-    # -- responses (synchronous; only the first one counts) --------------------------------
+    # -- responses (synchronous; exactly one per request, a second raises) ------------------
     # The whole-body methods are the hottest code of the adapter: validation is
     # inlined (a plain int status in range skips the call to _checked_status).
     def response_empty(self, status: int = 200, headers: ResponseHeaders = ()) -> None:
@@ -167,6 +167,8 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, b"")
+        else:
+            raise RSGIProtocolError()
 
     def response_str(
         self, status: int = 200, headers: ResponseHeaders = (), body: str = ""
@@ -178,6 +180,8 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, raw_body)
+        else:
+            raise RSGIProtocolError()
 
     def response_bytes(
         self, status: int = 200, headers: ResponseHeaders = (), body: BytesLike = b""
@@ -190,11 +194,14 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, body)
+        else:
+            raise RSGIProtocolError()
 
     def response_file(self, status: int, headers: ResponseHeaders, file: str) -> None:
         """Send the file at ``file`` once the app returns (404 if it cannot be opened)."""
-        if self._response == _NO_RESPONSE:
-            self._defer_file(status, headers, file, 0, None)
+        if self._response != _NO_RESPONSE:
+            raise RSGIProtocolError()
+        self._defer_file(status, headers, file, 0, None)
 
     def response_file_range(
         self, status: int, headers: ResponseHeaders, file: str, start: int, end: int
@@ -205,8 +212,9 @@ class HTTPProtocol:
             raise OverflowError("can't convert negative int to unsigned")
         if start >= end:
             raise ValueError("Invalid range")
-        if self._response == _NO_RESPONSE:
-            self._defer_file(status, headers, file, start, end)
+        if self._response != _NO_RESPONSE:
+            raise RSGIProtocolError()
+        self._defer_file(status, headers, file, start, end)
 
     def response_stream(
         self, status: int = 200, headers: ResponseHeaders = ()
