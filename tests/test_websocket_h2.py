@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import queue
 import socket
 import ssl
@@ -475,3 +476,21 @@ def test_wss_over_tls_with_alpn_h2(serve: Serve, tmp_path: Path) -> None:
         assert client.next_message(echo) == "secure"
         client.send(echo, CloseConnection(code=1000))
         assert isinstance(client.next_event(echo), CloseConnection)
+
+
+def test_access_log_says_200_for_an_accepted_h2_session(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.INFO, logger="granian.access"),
+        serve(ws_asgi.app, interface="asginl", http="2", log_access=True) as server,
+        h2_client(server.port) as client,
+    ):
+        stream_id = client.connect("/echo")
+        assert client.response(stream_id)[0] == 200
+        deadline = time.monotonic() + WAIT
+        while not [r for r in caplog.records if r.name == "granian.access"]:
+            assert time.monotonic() < deadline, "no access log line"
+            time.sleep(0.02)
+    line = next(r.getMessage() for r in caplog.records if r.name == "granian.access")
+    assert '"CONNECT /echo HTTP/2" 200' in line

@@ -288,10 +288,10 @@ class AccessLogger:
         if self._logger.isEnabledFor(logging.INFO):
             self._emit(exchange, started_at, duration, status)
 
-    def log_websocket(self, request: RequestInfo, started_at: float) -> None:
-        """Log a WebSocket session when it starts (status 101, no duration)."""
+    def log_websocket(self, request: RequestInfo, started_at: float, status: int = 101) -> None:
+        """Log an accepted WebSocket session when it starts (101, or 200 on HTTP/2)."""
         if self._logger.isEnabledFor(logging.INFO):
-            self._emit(request, started_at, 0.0, 101)
+            self._emit(request, started_at, 0.0, status)
 
     def _emit(self, req: RequestInfo, started_at: float, duration: float, status: int) -> None:
         atoms = self._defaults.copy()

@@ -9,7 +9,7 @@ The same promises as for HTTP, mapped onto the handshake:
 - the handler returns without answering the handshake: 403 (as ASGI servers
   answer a close before accept); after ``accept`` with the session still open:
   close with 1000;
-- access log: one line with status 101 when the session is accepted (as
+- access log: one line with status 101 (200 on HTTP/2) when the session is accepted (as
   Granian logs it, at start), or one line with the HTTP status of a rejection.
 """
 
@@ -42,8 +42,10 @@ async def run_session(
 ) -> None:
     """Serve one session with ``interface``; see the module docstring."""
     started = time.time()
+    # The accept is "101 Switching Protocols" on HTTP/1.1, "200" on an HTTP/2 CONNECT stream.
+    accepted = 200 if session.http_version == "2" else 101
     if access_logger is not None:
-        session.on_accept = partial(access_logger.log_websocket, session, started)
+        session.on_accept = partial(access_logger.log_websocket, session, started, accepted)
     try:
         await interface.handle_websocket(session)
     except Exception as exc:
@@ -60,7 +62,7 @@ async def run_session(
         _finish_after_return(session)
     finally:
         status = session.status
-        if access_logger is not None and status and status != 101:
+        if access_logger is not None and status and status not in (101, accepted):
             access_logger.log(session, started, time.time() - started, status)
 
 
