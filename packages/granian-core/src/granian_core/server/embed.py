@@ -20,7 +20,7 @@ from granian_core.errors import ConfigurationError
 from granian_core.interface import Interface, load_interface
 from granian_core.tls import build_ssl_context
 
-from .sockets import bind_tcp, bind_unix, describe, unlink_unix
+from .sockets import bind_listener, close_listener, describe
 from .supervisor import Hooks
 from .worker import WorkerServer, build_interface, serve_interface
 
@@ -71,7 +71,9 @@ class EmbeddedServer:
         for hook in self.hooks.startup:
             hook()
         self.ssl_context = build_ssl_context(self.config)
-        self.sockets = [self._bind()]
+        if self.config.workers != 1:
+            raise ConfigurationError("The embedded server runs exactly one worker")
+        self.sockets = [bind_listener(self.config)]
         for addr in self.bound:
             logger.info("Listening at: %s", addr)
         try:
@@ -85,9 +87,7 @@ class EmbeddedServer:
                     hook()
         finally:
             for sock in self.sockets:
-                if sock.family == socket.AF_UNIX:
-                    unlink_unix(sock)
-                sock.close()
+                close_listener(sock)
             for hook in self.hooks.shutdown:
                 hook()
 
@@ -116,11 +116,3 @@ class EmbeddedServer:
         if self._loop is None or self._stop is None or self._loop.is_closed():
             return
         self._loop.call_soon_threadsafe(self._stop.set)
-
-    def _bind(self) -> socket.socket:
-        config = self.config
-        if config.uds is not None:
-            return bind_unix(config.uds, config.backlog, config.uds_permissions)
-        if config.workers != 1:
-            raise ConfigurationError("The embedded server runs exactly one worker")
-        return bind_tcp(config.address, config.port, config.backlog)

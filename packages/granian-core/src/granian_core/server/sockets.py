@@ -8,10 +8,28 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from granian_core.errors import ConfigurationError
 
-__all__ = ["bind_tcp", "bind_unix", "describe", "unlink_unix"]
+if TYPE_CHECKING:
+    from granian_core.config import ServerConfig
+
+__all__ = ["bind_listener", "bind_tcp", "bind_unix", "close_listener", "describe", "unlink_unix"]
+
+
+def bind_listener(config: ServerConfig) -> socket.socket:
+    """The listening socket ``config`` asks for: ``--uds`` if set, else ``--host``/``--port``."""
+    if config.uds is not None:
+        return bind_unix(config.uds, config.backlog, config.uds_permissions)
+    return bind_tcp(config.address, config.port, config.backlog)
+
+
+def close_listener(sock: socket.socket) -> None:
+    """Close a listening socket; a Unix socket's file is removed too."""
+    if sock.family == socket.AF_UNIX:
+        unlink_unix(sock)
+    sock.close()
 
 
 def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:

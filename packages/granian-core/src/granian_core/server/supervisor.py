@@ -25,7 +25,7 @@ from granian_core.config import ServerConfig
 from granian_core.tls import build_ssl_context
 
 from .pidfile import PidFile
-from .sockets import bind_tcp, bind_unix, describe, unlink_unix
+from .sockets import bind_listener, close_listener, describe
 from .worker import STOP_SIGNALS, WorkerSpec, run_worker
 
 __all__ = ["Hooks", "Supervisor"]
@@ -96,7 +96,7 @@ class Supervisor:
         self._install_signal_handlers()  # before binding: a signal must never find defaults
         try:
             tls = build_ssl_context(config) is not None  # file errors: one line, before workers
-            self._sockets = self._bind()
+            self._sockets = [bind_listener(config)]
             for sock in self._sockets:
                 logger.info("Listening at: %s", describe(sock, tls))
             for hook in self.hooks.startup:
@@ -126,17 +126,9 @@ class Supervisor:
         self._wake()
 
     # -- sockets ------------------------------------------------------------------------
-    def _bind(self) -> list[socket.socket]:
-        config = self.config
-        if config.uds is not None:
-            return [bind_unix(config.uds, config.backlog, config.uds_permissions)]
-        return [bind_tcp(config.address, config.port, config.backlog)]
-
     def _close_sockets(self) -> None:
         for sock in self._sockets:
-            if sock.family == socket.AF_UNIX:
-                unlink_unix(sock)
-            sock.close()
+            close_listener(sock)
         self._sockets = []
 
     # -- signals --------------------------------------------------------------------------
