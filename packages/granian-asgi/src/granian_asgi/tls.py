@@ -11,25 +11,14 @@ import ssl
 from typing import Any
 
 from granian_core.exchange import TLSInfo
-from granian_core.tls import certificate_subject, cipher_suite_number, tls_version_number
+from granian_core.tls import (
+    PerTLSFacts,
+    certificate_subject,
+    cipher_suite_number,
+    tls_version_number,
+)
 
 __all__ = ["tls_extension"]
-
-#: Distinct TLS facts remembered. Without client certificates every connection of a worker
-#: shares one entry; with mTLS there is one per client certificate.
-_CACHE_LIMIT = 1024
-
-_extensions: dict[TLSInfo, dict[str, Any]] = {}
-
-
-def tls_extension(tls: TLSInfo) -> dict[str, Any]:
-    """``scope["extensions"]["tls"]`` for a connection with these TLS facts."""
-    extension = _extensions.get(tls)
-    if extension is None:
-        if len(_extensions) >= _CACHE_LIMIT:
-            _extensions.clear()  # rare (many client certificates): start over, stay bounded
-        extension = _extensions[tls] = _build(tls)
-    return extension
 
 
 def _build(tls: TLSInfo) -> dict[str, Any]:
@@ -44,3 +33,7 @@ def _build(tls: TLSInfo) -> dict[str, Any]:
         "tls_version": tls_version_number(tls.version),
         "cipher_suite": cipher_suite_number(tls.cipher),
     }
+
+
+#: ``scope["extensions"]["tls"]`` for a connection with these TLS facts.
+tls_extension = PerTLSFacts(_build)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import ssl
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .errors import ConfigurationError
 from .exchange import ConnectionInfo, TLSInfo
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TLS_HANDSHAKE_TIMEOUT",
+    "PerTLSFacts",
     "ServerSSLContext",
     "alpn_protocols",
     "build_ssl_context",
@@ -38,6 +40,33 @@ __all__ = [
     "tls_info",
     "tls_version_number",
 ]
+
+_T = TypeVar("_T")
+
+
+class PerTLSFacts(Generic[_T]):
+    """``build(tls)`` computed once per distinct TLS facts, in a bounded cache.
+
+    What an adapter derives from a connection's TLS facts (a scope extension, environ
+    keys) never changes during the connection; without client certificates every
+    connection of a worker even shares one entry, with mTLS there is one per client
+    certificate. Safe from several threads: single dict operations are atomic, and two
+    threads building the same entry build equal ones. Callers must not mutate results.
+    """
+
+    def __init__(self, build: Callable[[TLSInfo], _T], limit: int = 1024) -> None:
+        self._build = build
+        self._limit = limit
+        self._cache: dict[TLSInfo, _T] = {}
+
+    def __call__(self, tls: TLSInfo) -> _T:
+        value = self._cache.get(tls)
+        if value is None:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()  # rare (many client certificates): start over, stay bounded
+            value = self._cache[tls] = self._build(tls)
+        return value
+
 
 #: Seconds a client gets to complete the TLS handshake (asyncio runs each handshake
 #: on its own, so a stalled one only ever holds its own connection).

@@ -9,27 +9,9 @@ from __future__ import annotations
 import ssl
 
 from granian_core.exchange import TLSInfo
-from granian_core.tls import certificate_issuer, certificate_subject
+from granian_core.tls import PerTLSFacts, certificate_issuer, certificate_subject
 
 __all__ = ["ssl_environ"]
-
-#: Distinct TLS facts remembered. Without client certificates every connection of a worker
-#: shares one entry; with mTLS there is one per client certificate.
-_CACHE_LIMIT = 1024
-
-# Read and written from several pool threads: single dict operations are atomic, and two
-# threads building the same entry at once build equal ones.
-_environs: dict[TLSInfo, dict[str, str]] = {}
-
-
-def ssl_environ(tls: TLSInfo) -> dict[str, str]:
-    """The TLS keys for a connection with these facts (never mutate the result)."""
-    keys = _environs.get(tls)
-    if keys is None:
-        if len(_environs) >= _CACHE_LIMIT:
-            _environs.clear()  # rare (many client certificates): start over, stay bounded
-        keys = _environs[tls] = _build(tls)
-    return keys
 
 
 def _build(tls: TLSInfo) -> dict[str, str]:
@@ -58,3 +40,7 @@ def _client_keys(chain: tuple[bytes, ...]) -> dict[str, str]:
     for index, cert in enumerate(chain[1:]):
         keys[f"SSL_CLIENT_CERT_CHAIN_{index}"] = ssl.DER_cert_to_PEM_cert(cert)
     return keys
+
+
+#: The TLS keys for a connection with these facts (never mutate the result).
+ssl_environ = PerTLSFacts(_build)
