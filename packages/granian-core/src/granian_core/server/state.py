@@ -31,8 +31,9 @@ __all__ = ["WorkerState"]
 
 logger = logging.getLogger("_granian")
 
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
-_ERROR_BODY = b"Internal server error"
+#: The 500 answered when an app fails before responding (HTTP and WebSocket alike).
+ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+ERROR_BODY = b"Internal server error"
 #: File reads up to this size run on the loop; larger ones on the I/O threads.
 INLINE_READ_LIMIT = 64 * 1024
 
@@ -201,7 +202,7 @@ class WorkerState:
 
 def _finish_after_failure(exchange: HTTPExchange) -> None:
     if not exchange.response_started:
-        exchange.send_response(500, list(_ERROR_HEADERS), _ERROR_BODY)
+        exchange.send_response(500, list(ERROR_HEADERS), ERROR_BODY)
     elif not exchange.response_complete:
         exchange.abort()
 

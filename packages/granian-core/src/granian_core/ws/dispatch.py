@@ -21,6 +21,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
+from granian_core.server.state import ERROR_BODY, ERROR_HEADERS
 from granian_core.websocket import INTERNAL_ERROR, NORMAL_CLOSURE, ClientDisconnected
 
 if TYPE_CHECKING:
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["run_session"]
 
 logger = logging.getLogger("_granian")
-
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
-_ERROR_BODY = b"Internal server error"
 
 
 async def run_session(
@@ -69,7 +67,7 @@ async def run_session(
 def _finish_after_failure(session: CoreSession) -> None:
     if session.status == 0:
         if not session.disconnected:
-            session.reject(500, list(_ERROR_HEADERS), _ERROR_BODY)
+            session.reject(500, list(ERROR_HEADERS), ERROR_BODY)
     elif session.accepted and not session.closed:
         session.close(INTERNAL_ERROR)
 
