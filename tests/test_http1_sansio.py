@@ -236,6 +236,17 @@ def test_malformed_heads(parser: str, raw: bytes, status: int) -> None:
     assert error.status == status
 
 
+@pytest.mark.parametrize("version", [b"0.9", b"1.2", b"2.1", b"3.0"])
+def test_other_versions_are_refused_with_or_without_connection(parser: str, version: bytes) -> None:
+    # The httptools parser infers "1.1" from keep-alive when no Connection header is
+    # sent: that must never let another version through.
+    for extra in (b"", b"Connection: keep-alive\r\n"):
+        events = feed_all(parser, b"GET / HTTP/" + version + b"\r\nHost: h\r\n" + extra + b"\r\n")
+        assert not any(isinstance(e, RequestHead) for e in events)
+        assert isinstance(events[-1], ParseError)
+        assert events[-1].status in (400, 505)
+
+
 def test_bad_chunk_framing_after_head(parser: str) -> None:
     raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n"
     events = feed_all(parser, raw)

@@ -127,7 +127,9 @@ class HTTPCycle:
 
     def _on_body(self, message: Message) -> bool:
         """Write one body message; True when the app must wait for the transport to drain."""
-        body = _body_bytes(message.get("body", b""))
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            body = _body_bytes(body)
         more_body = message.get("more_body", False)
         exchange = self._exchange
         state = self._state

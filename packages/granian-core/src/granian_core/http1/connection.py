@@ -35,6 +35,7 @@ from .heads import (
     KIND_SERVER,
     KIND_TRANSFER_ENCODING,
     NAME_KINDS,
+    STATUS_LINES,
     learn_name,
     lines_ok,
     parse_length,
@@ -336,7 +337,8 @@ class H1Connection:
         """Validate the app's status and headers into one block; note what framing needs."""
         if self.response_started:
             raise ResponseError("the response has already started")
-        parts = [status_line(status)]
+        line = STATUS_LINES.get(status)
+        parts = [line if line is not None and type(status) is int else status_line(status)]
         append = parts.append
         kinds = NAME_KINDS
         bodiless = status < 200 or status == 204
@@ -421,9 +423,13 @@ class H1Connection:
         if not self.send_body:
             body = b""
         elif self._mode == _LENGTH:
-            body = self._clip(body)
-            if self._remaining:  # _complete, inlined: fewer bytes than the app announced
-                self.keep_alive = False
+            remaining = self._remaining
+            if len(body) != remaining:  # _clip and _complete, inlined for the common case
+                body = self._clip(body)
+                if self._remaining:  # fewer bytes than the app announced
+                    self.keep_alive = False
+            else:
+                self._remaining = 0
         self.response_complete = True
         return head, body
 

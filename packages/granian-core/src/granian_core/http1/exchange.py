@@ -150,7 +150,8 @@ class H1Exchange(HTTPExchange):
             return
         proto = self._proto
         head, body = proto._conn.send_response(status, headers, body)
-        self._mark_sent(status)
+        self.status = status
+        self.response_started = self.response_complete = True
         if not body:
             proto._write(head)
         elif len(body) <= _JOIN_LIMIT:

@@ -86,6 +86,8 @@ def learn_name(name: bytes) -> int:
 
 def parse_length(value: bytes) -> int:
     """An app-supplied ``content-length`` value."""
+    if type(value) is bytes and value.isdigit():  # bytes.isdigit: ASCII digits only
+        return int(value)
     if type(value) is not bytes or _DIGITS(value.strip()) is None:
         raise ResponseError(f"invalid content-length {value!r}")
     return int(value)

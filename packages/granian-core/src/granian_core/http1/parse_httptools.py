@@ -189,7 +189,12 @@ class HttptoolsParser(ParserBase):
             return
         self._in_head = False
         parser = self._parser
-        version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        connection = self._connection
+        # Without a Connection header llhttp keeps alive exactly the HTTP/1.1 requests
+        # (it accepts only 0.9, 1.0, 1.1 and 2.0): this skips building the version
+        # string, the costliest call here, for the common request.
+        version = "1.1" if keep_alive and connection is None else parser.get_http_version()
         if version not in ("1.1", "1.0"):
             raise self._reject(505, "HTTP version not supported")
         size = self._head_bytes + len(self._url)
@@ -199,16 +204,14 @@ class HttptoolsParser(ParserBase):
             raise self._reject(400, "Missing or multiple Host headers")
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
-        keep_alive = parser.should_keep_alive()
         expect = self._expect
-        connection = self._connection
         upgrade = None if connection is None else upgrade_protocol(connection, self._upgrade)
         if self._websocket and upgrade == b"websocket":
             if self._framing is not None and announces_body(self._framing):
                 raise self._reject(400, "WebSocket upgrade request with a body")
             self._ws_head = True
         # llhttp skips an upgrade request's body; remember to replay its framing.
-        self._body_skipped = parser.should_upgrade() and self._framing is not None
+        self._body_skipped = self._framing is not None and parser.should_upgrade()
         head = RequestHead(
             method,
             self._url,

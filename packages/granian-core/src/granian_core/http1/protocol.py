@@ -354,7 +354,8 @@ class H1Protocol(asyncio.Protocol):
         self._arm_head_timer()
         if self._read_paused and conn.buffered <= self._low_water:
             self._resume_reading()
-        self._serve_next()
+        if self._parser.events:  # a pipelined request (or a parse error) is queued
+            self._serve_next()
         if self._exchange is None and self._deferred is not None:
             self._flush_deferred()
 
