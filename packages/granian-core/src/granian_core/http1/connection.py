@@ -20,6 +20,7 @@ connection closes; a short body closes the connection too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from granian_core.exchange import Headers, ResponseError
@@ -339,7 +340,6 @@ class H1Connection:
             raise ResponseError("the response has already started")
         line = STATUS_LINES.get(status)
         parts = [line if line is not None and type(status) is int else status_line(status)]
-        append = parts.append
         kinds = NAME_KINDS
         bodiless = status < 200 or status == 204
         app_length = None
@@ -362,12 +362,14 @@ class H1Connection:
                     has_server = True
                 else:
                     has_date = True
-            try:
-                append(name + b": " + value + b"\r\n")
-            except TypeError:
-                raise ResponseError(f"invalid value for header {name!r}: {value!r}") from None
-        block = b"".join(parts)
-        if not lines_ok(block, len(parts)):
+            # Four parts per line, one join for the whole block: cheaper than
+            # concatenating each line.
+            parts += (name, b": ", value, b"\r\n")
+        try:
+            block = b"".join(parts)
+        except TypeError:
+            raise _bad_value(headers) from None
+        if not lines_ok(block, 1 + (len(parts) - 1) // 4):
             raise ResponseError("CR, LF or NUL in a response header value")
         self._block = block
         self._app_length = app_length
@@ -446,6 +448,14 @@ class H1Connection:
         if self.send_body and self._mode == _LENGTH and self._remaining:
             self.keep_alive = False  # fewer bytes than announced: only closing tells the client
         self.response_complete = True
+
+
+def _bad_value(headers: Iterable[tuple[object, object]]) -> ResponseError:
+    """The error for the first header whose value is not bytes (the app broke the type)."""
+    for name, value in headers:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            return ResponseError(f"invalid value for header {name!r}: {value!r}")
+    return ResponseError("invalid response header value")
 
 
 def _asks_close(connection: bytes) -> bool:
