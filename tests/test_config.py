@@ -128,13 +128,7 @@ OTHER_GATED: dict[str, tuple[Any, str]] = {
     "runtime_threads": (2, "--runtime-threads"),
     "runtime_mode": ("mt", "--runtime-mode mt"),
     "task_impl": ("rust", "--task-impl"),
-    "static_path_mount": ([Path("static")], "--static-path-mount"),
     "metrics_enabled": (True, "--metrics"),
-    "reload": (True, "--reload"),
-    "workers_lifetime": (120, "--workers-lifetime"),
-    "workers_max_rss": (512, "--workers-max-rss"),
-    "process_name": ("web", "--process-name"),
-    "env_files": ([Path(".env")], "--env-files"),
 }
 NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = OTHER_GATED
 
@@ -350,13 +344,15 @@ def test_combinations_behind_the_gate(changes: dict[str, Any], message: str) -> 
 
 
 @pytest.mark.usefixtures("without_gate")
-def test_one_static_mount_defaults_to_the_static_route() -> None:
-    config = ServerConfig(static_path_mount=[Path("assets")])
-    assert config.resolved_static_paths() == [("/static", Path("assets"))]
+def test_one_static_mount_defaults_to_the_static_route(tmp_path: Path) -> None:
+    for name in ("assets", "a", "b"):
+        (tmp_path / name).mkdir()
+    config = ServerConfig(static_path_mount=[tmp_path / "assets"])
+    assert config.resolved_static_paths() == [("/static", tmp_path / "assets")]
     pairs = ServerConfig(
-        static_path_mount=[Path("a"), Path("b")], static_path_route=["/a", "/b"]
+        static_path_mount=[tmp_path / "a", tmp_path / "b"], static_path_route=["/a", "/b"]
     ).resolved_static_paths()
-    assert pairs == [("/a", Path("a")), ("/b", Path("b"))]
+    assert pairs == [("/a", tmp_path / "a"), ("/b", tmp_path / "b")]
 
 
 def test_access_log_format_is_checked() -> None:

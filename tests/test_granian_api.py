@@ -15,6 +15,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import granian
@@ -29,6 +30,7 @@ from granian.server import MPServer, Server
 from granian.server.embed import Server as EmbedServer
 from granian_core.config import ServerConfig
 from granian_core.loops import loops as core_loops
+from granian_core.server.embed import EmbeddedServer
 
 from tests.apps_cli import hello
 from tests.conftest import ROOT, free_port, wait_for_port
@@ -188,8 +190,8 @@ def test_workers_and_backlog_are_clamped_like_granian() -> None:
 def test_invalid_options_raise_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="is not an IP address"):
         Granian("x:app", address="localhost")
-    with pytest.raises(ConfigurationError, match="--reload is not implemented yet"):
-        Granian("x:app", reload=True)
+    with pytest.raises(ConfigurationError, match="--task-impl is not implemented yet"):
+        Granian("x:app", task_impl="rust")
 
 
 def test_constructor_configures_logging() -> None:
@@ -331,4 +333,25 @@ def test_embed_server_stopped_before_serving_returns() -> None:
 def test_embed_server_refuses_wsgi() -> None:
     server = EmbedServer(lambda environ, start_response: [], interface="wsgi", port=free_port())
     with pytest.raises(ConfigurationError, match="does not support the 'wsgi' interface"):
+        asyncio.run(server.serve())
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "flag"),
+    [
+        ("reload", True, "--reload"),
+        ("workers_lifetime", 120, "--workers-lifetime"),
+        ("workers_max_rss", 512, "--workers-max-rss"),
+        ("respawn_failed_workers", True, "--respawn-failed-workers"),
+        ("workers_kill_timeout", 5, "--workers-kill-timeout"),
+        ("pid_file", Path("granian.pid"), "--pid-file"),
+    ],
+)
+def test_core_embedded_server_refuses_supervisor_options(
+    option: str, value: object, flag: str
+) -> None:
+    """Options only worker processes can honour are refused, not silently ignored."""
+    config = ServerConfig(interface="asgi", port=free_port(), **{option: value})
+    server = EmbeddedServer(hello.app, config)
+    with pytest.raises(ConfigurationError, match=f"{flag} is not supported by the embedded"):
         asyncio.run(server.serve())

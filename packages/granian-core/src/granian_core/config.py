@@ -482,7 +482,6 @@ class ServerConfig:
             "The maximum amount of time in seconds (or a human-readable duration) "
             "a worker will be kept alive before respawn"
         ),
-        implemented=False,
     )
     workers_max_rss: int | None = opt(
         None,
@@ -490,7 +489,6 @@ class ServerConfig:
         flag="--workers-max-rss",
         min=1,
         help="The maximum amount of memory (in MiB) a worker can consume before respawn",
-        implemented=False,
     )
     workers_kill_timeout: int | None = opt(
         None,
@@ -522,7 +520,6 @@ class ServerConfig:
         exists=True,
         multiple=True,
         help="Environment file(s) to load (requires granian[dotenv] extra)",
-        implemented=False,
     )
     static_path_route: list[str] | None = opt(
         None,
@@ -539,7 +536,6 @@ class ServerConfig:
         exists=True,
         multiple=True,
         help="Path to mount for static file serving",
-        implemented=False,
     )
     static_path_dir_to_file: str | None = opt(
         None,
@@ -592,7 +588,6 @@ class ServerConfig:
         kind="bool",
         flag="--reload",
         help=("Enable auto reload on application's files changes (requires granian[reload] extra)"),
-        implemented=False,
     )
     reload_paths: list[Path] | None = opt(
         None,
@@ -655,7 +650,6 @@ class ServerConfig:
         kind="str",
         flag="--process-name",
         help="Set a custom name for processes (requires granian[pname] extra)",
-        implemented=False,
     )
     pid_file: Path | None = opt(
         None, kind="file", flag="--pid-file", help="A path to write the PID file to"
@@ -689,7 +683,36 @@ class ServerConfig:
             from .log import validate_access_log_format
 
             validate_access_log_format(self.log_access_format)
-        self.resolved_static_paths()
+        self._normalize_static_paths()
+        self._check_process_options()
+
+    def _check_process_options(self) -> None:
+        """The supervisor's optional features need their extra (or a way to read RSS)."""
+        if self.process_name is not None and not _importable("setproctitle"):
+            from .server.proctitle import MISSING_SETPROCTITLE
+
+            raise ConfigurationError(MISSING_SETPROCTITLE)
+        if self.env_files and not _importable("dotenv"):
+            from .server.envfiles import MISSING_DOTENV
+
+            raise ConfigurationError(MISSING_DOTENV)
+        if self.reload:
+            if not _importable("watchfiles"):
+                from .server.reload import MISSING_WATCHFILES
+
+                raise ConfigurationError(MISSING_WATCHFILES)
+            if self.reload_filter is not None:
+                from .server.reload import check_filter_class
+
+                check_filter_class(self.reload_filter)
+        elif self.workers_max_rss is not None:  # --reload disables the memory monitor
+            from .server.rss import rss_readable
+
+            if not rss_readable():
+                raise ConfigurationError(
+                    "--workers-max-rss needs /proc (Linux) or the psutil package "
+                    "(pip install 'granian[rss]') to read the workers' memory"
+                )
 
     def _check_blocking_interface(self) -> None:
         from .interface import load_interface
@@ -729,12 +752,28 @@ class ServerConfig:
         routes = self.static_path_route or []
         if len(mounts) == 1 and not routes:
             routes = ["/static"]
-        if mounts and len(routes) != len(mounts):
+        if len(routes) != len(mounts):
             raise ConfigurationError(
                 f"--static-path-route is given {len(routes)} time(s) but "
                 f"--static-path-mount {len(mounts)} time(s): give one route per mount"
             )
-        return list(zip(routes, mounts, strict=False))
+        return list(zip(routes, mounts, strict=True))
+
+    def _normalize_static_paths(self) -> None:
+        """Routes as ``/a/b``; mounts absolute now, so a worker's working dir cannot move them."""
+        self.resolved_static_paths()  # one route per mount
+        if self.static_path_route is not None:
+            routes = [_static_route(route) for route in self.static_path_route]
+            object.__setattr__(self, "static_path_route", routes)
+        if self.static_path_mount is not None:
+            mounts = [_static_mount(mount) for mount in self.static_path_mount]
+            object.__setattr__(self, "static_path_mount", mounts)
+        name = self.static_path_dir_to_file
+        if name is not None and (not name or "\0" in name or os.path.isabs(name)):
+            raise ConfigurationError(
+                f"Invalid value for --static-path-dir-to-file: {name!r} is not a relative "
+                "file name (e.g. index.html)"
+            )
 
     def replace(self, **changes: Any) -> ServerConfig:
         """A validated copy with ``changes`` applied."""
@@ -867,6 +906,23 @@ def _check_implemented(option: ConfigOption, value: Any) -> None:
     else:
         what = option.flag or option.name
     raise ConfigurationError(f"{what} is not implemented yet in granian-py")
+
+
+def _static_route(route: str) -> str:
+    """``static/`` → ``/static``: one leading slash, no trailing one (``/`` stays ``/``)."""
+    if "\0" in route or "?" in route:
+        raise ConfigurationError(
+            f"Invalid value for --static-path-route: {route!r} is not a URL path"
+        )
+    return "/" + route.strip("/")
+
+
+def _static_mount(mount: Path) -> Path:
+    if not mount.is_dir():
+        raise ConfigurationError(
+            f"Invalid value for --static-path-mount: {str(mount)!r} is not a directory"
+        )
+    return Path(os.path.abspath(mount))
 
 
 def _check_ip_literal(option: ConfigOption, value: str) -> None:

@@ -29,6 +29,33 @@ __all__ = ["EmbeddedServer"]
 logger = logging.getLogger("_granian")
 
 
+#: Options only a main process with worker processes can honour (Granian's embedded
+#: server has no parameter for them): refused rather than ignored.
+SUPERVISOR_ONLY_OPTIONS = (
+    "reload",
+    "workers_lifetime",
+    "workers_max_rss",
+    "respawn_failed_workers",
+    "workers_kill_timeout",
+    "process_name",
+    "env_files",
+    "pid_file",
+)
+
+
+def check_embeddable(config: ServerConfig) -> None:
+    """Refuse a configuration the embedded server (one worker, no processes) cannot honour."""
+    if config.workers != 1:
+        raise ConfigurationError("The embedded server runs exactly one worker")
+    for name in SUPERVISOR_ONLY_OPTIONS:
+        option = ServerConfig.option(name)
+        if getattr(config, name) != option.default:
+            raise ConfigurationError(
+                f"{option.flag or name} is not supported by the embedded server "
+                "(it runs no worker processes)"
+            )
+
+
 class EmbeddedServer:
     """One worker run as a coroutine on the current loop."""
 
@@ -71,8 +98,7 @@ class EmbeddedServer:
         for hook in self.hooks.startup:
             hook()
         self.ssl_context = build_ssl_context(self.config)
-        if self.config.workers != 1:
-            raise ConfigurationError("The embedded server runs exactly one worker")
+        check_embeddable(self.config)
         self.sockets = [bind_listener(self.config)]
         for addr in self.bound:
             logger.info("Listening at: %s", addr)

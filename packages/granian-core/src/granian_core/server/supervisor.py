@@ -2,7 +2,9 @@
 
 Log lines and exit codes follow Granian's (GRANIAN-BEHAVIOUR.md §14): ``run()``
 returns 0 after a requested shutdown and 1 when a worker exits unexpectedly
-(unless ``--respawn-failed-workers`` replaces it).
+(unless ``--respawn-failed-workers`` replaces it). Everything happens in one
+loop (``_supervise``) that waits for a worker to exit, a signal, a file change
+(``--reload``) or the next lifetime/memory check. See docs/workers.md.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ from typing import Any
 from granian_core.config import ServerConfig
 from granian_core.tls import build_ssl_context
 
+from .envfiles import EnvFiles
+from .monitors import RespawnMonitor, build_monitors
 from .pidfile import PidFile
+from .proctitle import main_title, set_title
+from .reload import ChangeWatcher
 from .sockets import bind_listener, close_listener, describe
 from .worker import STOP_SIGNALS, WorkerSpec, run_worker
 
@@ -54,6 +60,10 @@ class _Worker:
     started_at: float
     respawned: bool = False
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
 
 class Supervisor:
     """Runs ``config.workers`` worker processes serving ``target`` until signalled."""
@@ -71,10 +81,15 @@ class Supervisor:
         self.hooks = hooks or Hooks()
         self.target_loader = target_loader
         self.worker_entry = worker_entry
+        #: Snapshots the real environment now: env files never override it.
+        self.env_files = EnvFiles(config.env_files)
+        #: What decides graceful respawns of healthy workers (lifetime, memory).
+        self.monitors: list[RespawnMonitor] = build_monitors(config)
         method = "fork" if sys.platform == "linux" else "spawn"
         self._mp: Any = multiprocessing.get_context(method)
         self._sockets: list[socket.socket] = []
         self._workers: dict[int, _Worker] = {}
+        self._reloader: ChangeWatcher | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -89,6 +104,7 @@ class Supervisor:
         config = self.config
         configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
         logger.info("Starting granian (main PID: %s)", os.getpid())
+        self._log_options_disabled_by_reload()
         pid_file = PidFile(config.pid_file) if config.pid_file else None
         if pid_file is not None:
             pid_file.write()
@@ -99,15 +115,19 @@ class Supervisor:
             self._sockets = [bind_listener(config)]
             for sock in self._sockets:
                 logger.info("Listening at: %s", describe(sock, tls))
+            set_title(main_title(config, self.target, self._sockets))
+            self.env_files.load()
             for hook in self.hooks.startup:
                 hook()
-            for worker_id in range(1, config.workers + 1):
-                if self._stop_requested:
-                    break
-                self._spawn(worker_id)
+            if config.reload:
+                self._reloader = ChangeWatcher(config, self._wake)
+                self._reloader.start()
+            self._spawn_all()
             code = self._supervise()
         finally:
             logger.info("Shutting down granian")
+            if self._reloader is not None:
+                self._reloader.stop()
             self._stop_workers(list(self._workers.values()))
             self._close_sockets()
             for hook in self.hooks.shutdown:
@@ -125,6 +145,20 @@ class Supervisor:
         self._reload_requested = True
         self._wake()
 
+    def _log_options_disabled_by_reload(self) -> None:
+        # Granian's behaviour and wording: the reloader respawns everything on its own terms.
+        if not self.config.reload:
+            return
+        if self.config.workers_lifetime is not None:
+            logger.info(
+                "Workers lifetime is not available in combination with changes reloader, ignoring"
+            )
+        if self.config.workers_max_rss is not None:
+            logger.info(
+                "The resource monitor is not available in combination with changes reloader, "
+                "ignoring"
+            )
+
     # -- sockets ------------------------------------------------------------------------
     def _close_sockets(self) -> None:
         for sock in self._sockets:
@@ -139,6 +173,7 @@ class Supervisor:
             signal.signal(signal.SIGHUP, self.signal_handler_reload)
 
     def _wake(self) -> None:
+        """Interrupt the supervisor's wait (from a signal handler or the reloader thread)."""
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
@@ -147,7 +182,67 @@ class Supervisor:
             while self._wake_r.recv(4096):
                 pass
 
+    def _pause(self, seconds: float) -> None:
+        """Sleep, but return early on a stop request: a respawn must not delay shutdown."""
+        deadline = time.monotonic() + seconds
+        while not self._stop_requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            mp_connection.wait([self._wake_r], left)
+            self._drain_wakeups()
+
+    # -- the loop -------------------------------------------------------------------------
+    def _supervise(self) -> int:
+        """Handle events until a stop request (0) or a worker failure that stops us (1)."""
+        while not self._stop_requested:
+            if self._reload_requested:
+                self._reload_requested = False
+                self._rolling_restart()
+            elif not self._handle_file_changes():
+                return 1
+            elif due := self._due_respawns():
+                for worker_id in due:
+                    if not self._stop_requested:
+                        self._respawn(worker_id)
+            elif not self._wait_for_events():
+                return 1
+        return 0
+
+    def _wait_for_events(self) -> bool:
+        """Wait for a worker exit, a wake-up or the next monitor check. False: stop (1)."""
+        by_sentinel = {w.process.sentinel: w for w in self._workers.values()}
+        ready = mp_connection.wait([*by_sentinel, self._wake_r], self._next_check_in())
+        self._drain_wakeups()
+        for item in ready:
+            worker = by_sentinel.get(item) if isinstance(item, int) else None
+            if worker is None or self._stop_requested:
+                continue
+            if not self._on_unexpected_exit(worker):
+                return False
+        return True
+
+    def _next_check_in(self) -> float | None:
+        workers = list(self._workers.values())
+        times = [m.next_check_at(workers) for m in self.monitors]
+        next_at = min((t for t in times if t is not None), default=None)
+        return None if next_at is None else max(0.0, next_at - time.monotonic())
+
+    def _due_respawns(self) -> list[int]:
+        workers = list(self._workers.values())
+        now = time.monotonic()
+        due: list[int] = []
+        for monitor in self.monitors:
+            due.extend(i for i in monitor.due(workers, now) if i not in due)
+        return due
+
     # -- workers --------------------------------------------------------------------------
+    def _spawn_all(self) -> None:
+        for worker_id in range(1, self.config.workers + 1):
+            if self._stop_requested:
+                return
+            self._spawn(worker_id)
+
     def _spawn(self, worker_id: int, respawned: bool = False) -> _Worker:
         spec = WorkerSpec(
             config=self.config,
@@ -171,57 +266,85 @@ class Supervisor:
         self._workers[worker_id] = worker
         return worker
 
-    def _supervise(self) -> int:
-        while True:
-            if self._stop_requested:
-                return 0
-            if self._reload_requested:
-                self._reload_requested = False
-                self._rolling_restart()
-                continue
-            by_sentinel = {w.process.sentinel: w for w in self._workers.values()}
-            ready = mp_connection.wait([*by_sentinel, self._wake_r])
-            self._drain_wakeups()
-            for item in ready:
-                worker = by_sentinel.get(item) if isinstance(item, int) else None
-                if worker is None or self._stop_requested:
-                    continue
-                if not self._on_unexpected_exit(worker):
-                    return 1
-
     def _on_unexpected_exit(self, worker: _Worker) -> bool:
         """Log a crashed worker; respawn it if allowed. False means: stop the server."""
         worker.process.join()
         del self._workers[worker.worker_id]
         logger.error("Unexpected exit from worker-%d", worker.worker_id)
+        if self._reloader is not None and self.config.reload_ignore_worker_failure:
+            return True  # the next file change spawns it again
         if not self.config.respawn_failed_workers:
             return False
         if worker.respawned and time.monotonic() - worker.started_at < _CRASH_LOOP_SECONDS:
             logger.error("worker-%d is crash-looping: stopping", worker.worker_id)
             return False
+        logger.info("Respawning worker-%d", worker.worker_id)
         self._spawn(worker.worker_id, respawned=True)
         return True
 
+    def _respawn(self, worker_id: int) -> None:
+        """Graceful rolling respawn: start the successor, wait ``--respawn-interval``, then
+        stop the old worker (honouring ``--workers-kill-timeout``)."""
+        old = self._workers.get(worker_id)
+        logger.info("Respawning worker-%d", worker_id)
+        self._spawn(worker_id, respawned=True)
+        if old is None:  # it had crashed (--reload-ignore-worker-failure)
+            return
+        self._pause(self.config.respawn_interval)
+        self._stop_workers([old], "old ")
+
     def _rolling_restart(self) -> None:
-        """SIGHUP: replace each worker by a fresh one, one at a time."""
+        """SIGHUP: re-read env files, run reload hooks, respawn each worker in turn."""
         logger.info("Reloading granian")
+        self.env_files.load()
         for hook in self.hooks.reload:
             hook()
-        for old in list(self._workers.values()):
-            self._spawn(old.worker_id)
-            time.sleep(self.config.respawn_interval)
-            self._stop_workers([old])
+        for worker_id in range(1, self.config.workers + 1):
+            if self._stop_requested:
+                return
+            self._respawn(worker_id)
 
-    def _stop_workers(self, workers: list[_Worker]) -> None:
+    def _handle_file_changes(self) -> bool:
+        """--reload: on changes, reload env files, run reload hooks, replace all workers.
+
+        False when the watcher failed (the server stops: it could not reload any more).
+        """
+        reloader = self._reloader
+        if reloader is None:
+            return True
+        if reloader.error is not None:
+            logger.error("The reloader failed: %s", reloader.error)
+            return False
+        changes = reloader.take_changes()
+        if not changes:
+            return True
+        logger.info("Changes detected, reloading workers..")
+        for line in changes:
+            logger.info("%s", line)
+        self.env_files.load()
+        for hook in self.hooks.reload:
+            hook()
+        self._stop_workers(list(self._workers.values()))
+        self._workers.clear()
+        self._spawn_all()
+        return True
+
+    def _stop_workers(self, workers: list[_Worker], prefix: str = "") -> None:
+        """SIGTERM, then wait (SIGKILL after ``--workers-kill-timeout``)."""
         for worker in workers:
-            logger.info("Stopping worker-%d", worker.worker_id)
+            logger.info("Stopping %sworker-%d", prefix, worker.worker_id)
             if worker.process.is_alive():
                 worker.process.terminate()
         timeout = self.config.workers_kill_timeout
         for worker in workers:
             worker.process.join(timeout)
             if worker.process.is_alive():
-                logger.warning("Killing worker-%d after %ss", worker.worker_id, timeout)
+                logger.warning(
+                    "Killing %sworker-%d after it refused to gracefully stop (%ss)",
+                    prefix,
+                    worker.worker_id,
+                    timeout,
+                )
                 worker.process.kill()
                 worker.process.join()
-            logger.info("Stopped worker-%d", worker.worker_id)
+            logger.info("Stopped %sworker-%d", prefix, worker.worker_id)

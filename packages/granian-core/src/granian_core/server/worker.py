@@ -147,8 +147,12 @@ def build_interface(
     interface_cls: type[Interface] | None = None,
     worker_id: int = 1,
 ) -> Interface:
+    """The worker's interface: the adapter, behind the static routes when mounts are set."""
+    from granian_core.static import with_static_files
+
     cls = interface_cls or load_interface(config.interface)
-    return cls(app, WorkerContext(config=config, loop=loop, worker_id=worker_id))
+    interface = cls(app, WorkerContext(config=config, loop=loop, worker_id=worker_id))
+    return with_static_files(interface, config)
 
 
 async def serve_interface(interface: Interface, server: WorkerServer, stop: asyncio.Event) -> None:
@@ -179,12 +183,17 @@ def run_worker(spec: WorkerSpec) -> None:
     from granian_core.log import configure_logging
     from granian_core.loops import loops
 
+    from .envfiles import load_env_files_in_worker
+    from .proctitle import set_title, worker_title
+
     _reset_inherited_signals()
     _exit_with_parent()
     config = spec.config
+    set_title(worker_title(config, spec.target, spec.sockets, spec.worker_id))
     configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
     name = f"worker-{spec.worker_id}"
     try:
+        load_env_files_in_worker(config.env_files)
         loop = loops.get(config.loop)
         app = _load_app(spec)
         # An SSLContext cannot cross a process boundary: each worker builds its own
