@@ -150,6 +150,25 @@ def granian_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "granian", *args]
 
 
+def start_process(
+    command: list[str], port: int = 0, env: dict[str, str] | None = None
+) -> GranianProcess:
+    """Start a server process in its own session (so a stop reaches its workers too).
+
+    ``env`` is added to this process's environment; output is kept for ``stop()``.
+    """
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    return GranianProcess(proc, port)
+
+
 @pytest.fixture
 def granian_proc() -> Iterator[Callable[..., GranianProcess]]:
     """Start ``python -m granian ARGS --port <free>`` and wait until it listens."""
@@ -157,19 +176,10 @@ def granian_proc() -> Iterator[Callable[..., GranianProcess]]:
 
     def start(*args: str, wait: bool = True, env: dict[str, str] | None = None) -> GranianProcess:
         port = free_port()
-        proc = subprocess.Popen(
-            granian_command(*args, "--port", str(port)),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-        handle = GranianProcess(proc, port)
+        handle = start_process(granian_command(*args, "--port", str(port)), port, env)
         started.append(handle)
         if wait:
-            wait_for_port(port, proc)
+            wait_for_port(port, handle.proc)
         return handle
 
     yield start

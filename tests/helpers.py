@@ -1,11 +1,13 @@
-"""Small helpers shared by the integration tests: raw sockets and the apps' report queues."""
+"""Small helpers shared by the integration tests: raw sockets, the apps' report queues, PIDs."""
 
 from __future__ import annotations
 
 import queue
 import socket
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 WAIT = 10.0
@@ -41,3 +43,22 @@ def next_report(reports: Reports, name: str, timeout: float = WAIT) -> Any:
         pytest.fail(f"the app never reported {name!r}")
     assert got == name
     return value
+
+
+def worker_pid(url: str) -> int:
+    """The PID a test app answers with (the worker that served the request)."""
+    return int(httpx.get(url, timeout=10).text)
+
+
+def wait_for_new_worker(url: str, old_pid: int, timeout: float = 20.0) -> int:
+    """Poll ``url`` until a worker other than ``old_pid`` answers; its PID."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = worker_pid(url)
+        except httpx.TransportError:
+            pid = old_pid
+        if pid != old_pid:
+            return pid
+        time.sleep(0.1)
+    raise AssertionError("no new worker answered")

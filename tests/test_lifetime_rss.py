@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,27 +13,11 @@ from granian_core.config import ServerConfig
 from granian_core.server.monitors import LifetimeMonitor, MemoryMonitor, build_monitors
 from granian_core.server.rss import read_rss, rss_readable
 
-from .conftest import ROOT, GranianProcess, free_port, wait_for_port
+from .conftest import GranianProcess, free_port, start_process, wait_for_port
+from .helpers import wait_for_new_worker, worker_pid
 
 MIB = 1024 * 1024
 LINUX_ONLY = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-
-
-def _pid_of_worker(url: str) -> int:
-    return int(httpx.get(url, timeout=10).text)
-
-
-def _wait_for_new_worker(url: str, old_pid: int, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid = _pid_of_worker(url)
-        except httpx.TransportError:
-            pid = old_pid
-        if pid != old_pid:
-            return pid
-        time.sleep(0.1)
-    raise AssertionError("no new worker answered")
 
 
 # -- the monitors' decisions ------------------------------------------------------------------
@@ -111,17 +94,9 @@ def test_read_rss_of_this_process_and_of_a_gone_one() -> None:
 @pytest.fixture
 def short_lifetime_server() -> Iterator[GranianProcess]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.apps.short_lifetime", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    handle = GranianProcess(proc, port)
+    handle = start_process([sys.executable, "-m", "tests.apps.short_lifetime", str(port)], port)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, handle.proc)
         yield handle
     finally:
         handle.stop()
@@ -129,8 +104,8 @@ def short_lifetime_server() -> Iterator[GranianProcess]:
 
 def test_worker_lifetime_respawns_gracefully(short_lifetime_server: GranianProcess) -> None:
     server = short_lifetime_server
-    first = _pid_of_worker(server.url)
-    second = _wait_for_new_worker(server.url, first)
+    first = worker_pid(server.url)
+    second = wait_for_new_worker(server.url, first)
     assert second != first
     code, out = server.stop()
     assert code == 0
@@ -161,7 +136,7 @@ def test_worker_over_max_rss_is_respawned(granian_proc: Callable[..., GranianPro
     assert baseline < limit_mib * MIB, "the test needs a worker that starts under the limit"
     grow = limit_mib - baseline // MIB + 50
     first = int(httpx.get(f"{server.url}/grow/{grow}", timeout=10).text)
-    second = _wait_for_new_worker(server.url, first)
+    second = wait_for_new_worker(server.url, first)
     assert int(httpx.get(f"{server.url}/rss", timeout=10).text) < limit_mib * MIB
     code, out = server.stop()
     assert code == 0

@@ -14,34 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT, GranianProcess, granian_command
+from .conftest import ROOT, GranianProcess, granian_command, start_process
+from .helpers import wait_for_new_worker, worker_pid
 
 APP = "tests.apps.process_asgi:app"
 START = ["--interface", "asgi", APP]
-
-
-def _pid_of_worker(url: str) -> int:
-    return int(httpx.get(url, timeout=10).text)
-
-
-def _wait_for_new_worker(url: str, old_pid: int, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid = _pid_of_worker(url)
-        except httpx.TransportError:
-            pid = old_pid
-        if pid != old_pid:
-            return pid
-        time.sleep(0.1)
-    raise AssertionError("no new worker answered")
 
 
 def test_start_and_sigterm_log_lines_and_exit_zero(
     granian_proc: Callable[..., GranianProcess],
 ) -> None:
     proc = granian_proc(*START)
-    worker_pid = _pid_of_worker(proc.url)
+    pid = worker_pid(proc.url)
     code, out = proc.stop()
     assert code == 0
     lines = out.splitlines()
@@ -49,7 +33,7 @@ def test_start_and_sigterm_log_lines_and_exit_zero(
     expected = [
         f"[INFO] Starting granian (main PID: {main_pid})",
         f"[INFO] Listening at: http://127.0.0.1:{proc.port}",
-        f"[INFO] Spawning worker-1 with PID: {worker_pid}",
+        f"[INFO] Spawning worker-1 with PID: {pid}",
         "[INFO] Started worker-1",
         "[INFO] Shutting down granian",
         "[INFO] Stopping worker-1",
@@ -76,10 +60,10 @@ def test_respawn_failed_workers_replaces_a_crashed_worker(
     granian_proc: Callable[..., GranianProcess],
 ) -> None:
     proc = granian_proc("--respawn-failed-workers", *START)
-    first = _pid_of_worker(proc.url)
+    first = worker_pid(proc.url)
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{proc.url}/crash", timeout=10)
-    second = _wait_for_new_worker(proc.url, first)
+    second = wait_for_new_worker(proc.url, first)
     assert second != first
     code, out = proc.stop()
     assert code == 0
@@ -89,9 +73,9 @@ def test_respawn_failed_workers_replaces_a_crashed_worker(
 
 def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) -> None:
     proc = granian_proc("--respawn-interval", "0.2", *START)
-    first = _pid_of_worker(proc.url)
+    first = worker_pid(proc.url)
     os.kill(proc.proc.pid, signal.SIGHUP)
-    second = _wait_for_new_worker(proc.url, first)
+    second = wait_for_new_worker(proc.url, first)
     assert second != first
     code, out = proc.stop()
     assert code == 0
@@ -100,7 +84,7 @@ def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) ->
 
 def test_two_workers_both_serve(granian_proc: Callable[..., GranianProcess]) -> None:
     proc = granian_proc("--workers", "2", *START)
-    pids = {_pid_of_worker(proc.url) for _ in range(40)}
+    pids = {worker_pid(proc.url) for _ in range(40)}
     code, out = proc.stop()
     assert code == 0
     assert "Spawning worker-2 with PID" in out
@@ -153,15 +137,7 @@ def test_busy_port_is_a_one_line_error() -> None:
 
 def test_unix_socket(tmp_path: Path) -> None:
     path = tmp_path / "granian.sock"
-    proc = subprocess.Popen(
-        granian_command("--uds", str(path), "--uds-permissions", "0600", *START),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    handle = GranianProcess(proc, 0)
+    handle = start_process(granian_command("--uds", str(path), "--uds-permissions", "0600", *START))
     try:
         deadline = time.monotonic() + 20
         while not path.exists() and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import ROOT, GranianProcess, free_port, granian_command, wait_for_port
+from .conftest import ROOT, free_port, granian_command, start_process, wait_for_port
 
 ADAPTER = '''
 from granian_core.interface import Interface
@@ -56,18 +56,13 @@ def test_entry_point_interface_is_listed_and_served(tmp_path: Path) -> None:
     assert "echopath" in listed.stdout
 
     port = free_port()
-    proc = subprocess.Popen(
+    handle = start_process(
         granian_command("--interface", "echopath", "echo_path_app:app", "--port", str(port)),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        port,
+        {"PYTHONPATH": str(tmp_path)},
     )
-    handle = GranianProcess(proc, port)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, handle.proc)
         response = httpx.get(f"{handle.url}/some/where", timeout=10)
     finally:
         code, out = handle.stop()
