@@ -346,6 +346,25 @@ def test_next_request_and_body(parser: str) -> None:
     assert conn.buffered == 0
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 15\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n"],
+)
+def test_body_chunks_queued_together_are_read_as_one(parser: str, framing: bytes) -> None:
+    conn = make_conn(parser)
+    conn.receive_data(b"POST /p HTTP/1.1\r\nHost: h\r\n" + framing)
+    assert isinstance(conn.next_request(), RequestHead)
+    chunked = b"chunked" in framing
+    for piece in (b"hello", b"big", b"world!!"):
+        conn.receive_data(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+    assert conn.next_body() == b"hellobigworld!!"
+    if chunked:
+        conn.receive_data(b"0\r\n\r\n")
+        assert conn.next_body() == b""
+    assert body_done(conn) is True
+    assert conn.buffered == 0
+
+
 def test_get_body_is_complete_at_once(parser: str) -> None:
     conn = make_conn(parser)
     conn.receive_data(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")

@@ -192,10 +192,11 @@ class H1Connection:
         raise RuntimeError(f"{event!r} queued outside a request")
 
     def next_body(self) -> bytes | None:
-        """The next body chunk of the current request.
+        """The body bytes of the current request queued so far, as one chunk.
 
         ``b""`` once the body is complete, ``None`` when no data is queued yet.
-        Raises :class:`BodyError` if the body turned out malformed.
+        Raises :class:`BodyError` if the body turned out malformed. Chunks that
+        arrived in several reads are joined: one read by the app instead of several.
         """
         if self.body_complete:
             return b""
@@ -205,6 +206,8 @@ class H1Connection:
         event = events.popleft()
         if type(event) is BodyData:
             data = event.data
+            if events and type(events[0]) is BodyData:
+                data = self._join_queued(data)
             self._parser.buffered -= len(data)
             self._continue_pending = False  # the client sent the body without waiting
             if events and events[0] is END_OF_BODY:
@@ -218,6 +221,13 @@ class H1Connection:
         if type(event) is ParseError:
             raise BodyError(event)
         raise RuntimeError(f"{event!r} queued inside a request body")
+
+    def _join_queued(self, first: bytes) -> bytes:
+        events = self._events
+        chunks = [first]
+        while events and type(events[0]) is BodyData:
+            chunks.append(events.popleft().data)  # type: ignore[union-attr]
+        return b"".join(chunks)
 
     def discard_body(self) -> int:
         """Drop the queued body of the current request; returns the bytes dropped.
@@ -258,34 +268,43 @@ class H1Connection:
 
     def write(self, data: bytes) -> bytes:
         """Framed bytes of one chunk of a streamed body (the held-back head included)."""
+        return b"".join(self.write_parts(data))
+
+    def write_parts(self, data: bytes) -> list[bytes]:
+        """:meth:`write` as pieces to send in order, so a large chunk is never copied
+        into its framing (the protocol hands them to one ``writelines``)."""
         if not data:
-            return b""
-        head = b"" if self.head_sent else self._commit(None)
+            return []
+        parts = [] if self.head_sent else [self._commit(None)]
         if not self.send_body:
-            return head
+            return parts
         mode = self._mode
         if mode == _CHUNKED:
-            body = b"%x\r\n%b\r\n" % (len(data), data)
+            parts += (b"%x\r\n" % len(data), data, _CHUNK_END)
         elif mode == _LENGTH:
-            body = self._clip(data)
+            parts.append(self._clip(data))
         else:
-            body = data
-        return head + body if head else body
+            parts.append(data)
+        return parts
 
     def end_response(self, data: bytes = b"") -> bytes:
         """The last bytes of a streamed response; the response is complete afterwards."""
+        return b"".join(self.end_response_parts(data))
+
+    def end_response_parts(self, data: bytes = b"") -> list[bytes]:
+        """:meth:`end_response` as pieces to send in order (see :meth:`write_parts`)."""
         if not self.head_sent:
             # Nothing written yet: the whole body is known, so it gets a content-length.
             head, body = self._whole(data)
-            return head + body
-        out = self.write(data) if data else b""
+            return [head, body] if body else [head]
+        parts = self.write_parts(data)
         if self.send_body:
             if self._mode == _CHUNKED:
-                out += _LAST_CHUNK
+                parts.append(_LAST_CHUNK)
             elif self._mode == _CLOSE_DELIMITED:
                 self.keep_alive = False
         self._complete()
-        return out
+        return parts
 
     def start_file(self, status: int, headers: Headers, size: int) -> tuple[bytes, int]:
         """Head of a file response of ``size`` bytes; returns it and the bytes to send."""

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["H1Exchange"]
 
-#: Whole bodies up to this size are joined with their head into one write.
-_JOIN_LIMIT = 64 * 1024
+#: Pieces of one write up to this total are joined (cheaper than a writev of small
+#: buffers); larger ones go out with ``writelines``, not copied into a joined buffer.
+JOIN_LIMIT = 16 * 1024
 
 
 class H1Exchange(HTTPExchange):
@@ -154,11 +155,10 @@ class H1Exchange(HTTPExchange):
         self.response_started = self.response_complete = True
         if not body:
             proto._write(head)
-        elif len(body) <= _JOIN_LIMIT:
+        elif len(body) <= JOIN_LIMIT:
             proto._write(head + body)
         else:
-            proto._write(head)
-            proto._write(body)
+            proto._write_parts([head, body])
         proto._response_done()
 
     def _mark_sent(self, status: int) -> None:
@@ -180,10 +180,10 @@ class H1Exchange(HTTPExchange):
         if self.disconnected:
             return
         proto = self._proto
-        out = proto._conn.write(data)
-        if out:
+        parts = proto._conn.write_parts(data)
+        if parts:
             proto._flush_deferred()
-            proto._write(out)
+            proto._write_parts(parts)
 
     @property
     def write_paused(self) -> bool:
@@ -201,9 +201,9 @@ class H1Exchange(HTTPExchange):
         if self.disconnected:
             return
         proto = self._proto
-        out = proto._conn.end_response(data)
-        if out:
-            proto._write(out)
+        parts = proto._conn.end_response_parts(data)
+        if parts:
+            proto._write_parts(parts)
         proto._response_done()
 
     async def send_file(
