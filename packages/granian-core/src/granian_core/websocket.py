@@ -154,7 +154,8 @@ class WebSocketSession(abc.ABC):
     @property
     def path(self) -> str:
         """``raw_path`` percent-decoded and read as UTF-8 (invalid bytes → U+FFFD)."""
-        return unquote_to_bytes(self.raw_path).decode("utf-8", "replace")
+        raw = self.raw_path
+        return str(unquote_to_bytes(raw) if b"%" in raw else raw, "utf-8", "replace")
 
     # -- handshake ----------------------------------------------------------------------
     @abc.abstractmethod

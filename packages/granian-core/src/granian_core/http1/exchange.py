@@ -83,13 +83,6 @@ class H1Exchange(HTTPExchange):
                 target = b"/" + target
         self.raw_path, _, self.query_string = target.partition(b"?")
 
-    @property
-    def path(self) -> str:
-        raw = self.raw_path
-        if b"%" not in raw:
-            return raw.decode("utf-8", "replace")
-        return super().path
-
     # -- connection events ----------------------------------------------------------------
     def _finish(self) -> None:
         """The response is complete: the exchange is over."""
