@@ -35,6 +35,11 @@ Serve = Callable[..., contextlib.AbstractContextManager[Any]]
 WAIT = 10.0
 
 
+#: An HTTP/2 frame header's size, and the GOAWAY frame type (RFC 9113 §4.1, §6.8).
+_FRAME_HEAD = 9
+_GOAWAY = 0x7
+
+
 class H2WebSocketClient:
     """One HTTP/2 connection; each extended CONNECT stream carries one WebSocket."""
 
@@ -59,6 +64,9 @@ class H2WebSocketClient:
         #: Streams whose DATA is not acknowledged (the client "does not read" them).
         self.unread: set[int] = set()
         self.connecting: set[int] = set()
+        #: The server's GOAWAY ``(last_stream_id, error_code)``, kept away from h2 (below).
+        self.goaway: tuple[int, int] | None = None
+        self._inbound = b""
         self.flush()
         self.pump_until(lambda: bool(self.server_settings))
 
@@ -74,9 +82,31 @@ class H2WebSocketClient:
             assert time.monotonic() < deadline, "timed out waiting for the server"
             data = self.sock.recv(65536)
             assert data, "the server closed the connection"
-            for event in self.h2.receive_data(data):
+            for event in self.h2.receive_data(self._without_goaway(data)):
                 self._on_event(event)
             self.flush()
+
+    def _without_goaway(self, data: bytes) -> bytes:
+        """The complete frames received so far, minus a GOAWAY (recorded in ``goaway``).
+
+        RFC 9113 lets streams up to the GOAWAY's last stream id finish, but h2's client
+        refuses every frame after a GOAWAY: it must not see it for a graceful shutdown
+        to be observed.
+        """
+        buffer = self._inbound + data
+        frames = []
+        while len(buffer) >= _FRAME_HEAD:
+            end = _FRAME_HEAD + int.from_bytes(buffer[:3], "big")
+            if len(buffer) < end:
+                break
+            frame, buffer = buffer[:end], buffer[end:]
+            if frame[3] == _GOAWAY:
+                last_stream = int.from_bytes(frame[9:13], "big") & 0x7FFFFFFF
+                self.goaway = (last_stream, int.from_bytes(frame[13:17], "big"))
+            else:
+                frames.append(frame)
+        self._inbound = buffer
+        return b"".join(frames)
 
     def _on_event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RemoteSettingsChanged):
@@ -275,6 +305,21 @@ def test_asgi_server_close_with_code_and_reason(asgi_srv: Any) -> None:
     after = _report(ws_asgi.REPORTS, "after-close")
     assert after["type"] == "websocket.disconnect"
     assert after["code"] == 4321
+
+
+def test_shutdown_closes_open_sessions_with_1001_after_goaway(asgi_srv: Any) -> None:
+    with h2_client(asgi_srv.port) as client:
+        stream_id = client.open("/echo")
+        asgi_srv.server.stop()
+        event = client.next_event(stream_id)
+        assert isinstance(event, CloseConnection)
+        assert event.code == 1001
+        # A graceful GOAWAY came first, and it lets this stream finish.
+        assert client.goaway is not None
+        assert client.goaway == (stream_id, 0)
+        client.send(stream_id, event.response())
+        client.pump_until(lambda: stream_id in client.ended)
+    assert _report(ws_asgi.REPORTS, "disconnect")[0] == 1001
 
 
 def test_asgi_scope(asgi_srv: Any) -> None:
