@@ -128,7 +128,6 @@ OTHER_GATED: dict[str, tuple[Any, str]] = {
     "runtime_threads": (2, "--runtime-threads"),
     "runtime_mode": ("mt", "--runtime-mode mt"),
     "task_impl": ("rust", "--task-impl"),
-    "metrics_enabled": (True, "--metrics"),
 }
 NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = OTHER_GATED
 

@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -99,6 +100,9 @@ class BlockingPool:
         # A worker's pool serves one loop. Callers on another loop get a fresh mailbox;
         # the old one lives on only as long as the work items that point to it.
         self._mailbox: _Mailbox | None = None
+        #: Seconds threads spent running calls, and parked waiting for one (--metrics).
+        self.busy_seconds = 0.0
+        self.idle_seconds = 0.0
 
     # -- observability (metrics, tests) --------------------------------------------------
     @property
@@ -171,9 +175,17 @@ class BlockingPool:
         self._threads.add(thread)
         thread.start()
 
-    def _take_or_park(self, thread: _Thread, searching: bool) -> _Work | _Parked | None:
-        """A queued work item for ``thread``, else park it; None when it must exit."""
+    def _take_or_park(
+        self, thread: _Thread, searching: bool, busy: float = 0.0, idle: float = 0.0
+    ) -> _Work | _Parked | None:
+        """A queued work item for ``thread``, else park it; None when it must exit.
+
+        ``busy`` and ``idle`` are the thread's seconds since its last call here, added
+        to the pool's totals under the lock it takes anyway.
+        """
         with self._lock:
+            self.busy_seconds += busy
+            self.idle_seconds += idle
             if searching:
                 self._searching -= 1
             backlog = self._backlog
@@ -227,11 +239,14 @@ class _Thread(threading.Thread):
         following = pool._take_or_park(self, searching=True)
         while following is not None:
             if isinstance(following, _Parked):
+                parked_at = time.perf_counter()
                 if not pool._wait_parked(self):
                     return
-                following = pool._take_or_park(self, searching=True)
+                idle = time.perf_counter() - parked_at
+                following = pool._take_or_park(self, searching=True, idle=idle)
                 continue
             future, mailbox, fn, args = following
+            started = time.perf_counter()
             if future.cancelled():  # the awaiting task gave up before the call started
                 settle: _Setter | None = None
                 value: Any = None
@@ -245,7 +260,8 @@ class _Thread(threading.Thread):
             del following, fn, args  # drop references to the finished call before waiting
             # Park (or take queued work) BEFORE reporting: the caller's next run() then
             # finds this thread idle instead of spawning another one.
-            following = pool._take_or_park(self, searching=False)
+            busy = time.perf_counter() - started
+            following = pool._take_or_park(self, searching=False, busy=busy)
             if settle is not None:
                 mailbox.post(settle, future, value)
             del future, mailbox, value

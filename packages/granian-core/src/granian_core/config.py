@@ -559,7 +559,6 @@ class ServerConfig:
         flag="--metrics",
         param="metrics_enabled",
         help="Enable the Prometheus metrics exporter",
-        implemented=False,
     )
     metrics_scrape_interval: int = opt(
         15,

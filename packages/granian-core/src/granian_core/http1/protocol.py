@@ -173,6 +173,7 @@ class H1Protocol(asyncio.Protocol):
         if self._state.config.http == "auto" and self.info.scheme == "http":
             self._sniffed = b""
         self._state.connections.add(self)
+        self._state.metrics.connections_handled += 1
         if self._state.stopping:
             self._close()
             return

@@ -144,8 +144,9 @@ class H2Protocol(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport = cast("asyncio.Transport", transport)
-        if self._conn_info is None:
+        if self._conn_info is None:  # our own connection, not one HTTP/1 handed over
             self._conn_info = connection_info(transport)
+            self.state.metrics.connections_handled += 1
         self.state.connections.add(self)
         transport.write(self._h2.data_to_send())
         self._arm_keepalive()

@@ -40,6 +40,8 @@ class Acceptor:
         self._loop = loop
         self._sock = sock
         self._factory = protocol_factory
+        #: Connections lost before a protocol got them (failed accepts and set-ups).
+        self.failed = 0
         self._ssl = ssl_context
         self._ssl_timeout = ssl_handshake_timeout
         self._tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
@@ -90,6 +92,7 @@ class Acceptor:
             self._start_connection(conn)
 
     def _on_accept_error(self, exc: OSError) -> None:
+        self.failed += 1
         if exc.errno in _RESOURCE_ERRORS:
             logger.error("Cannot accept connections (%s): backing off", exc.strerror)
             self._unwatch()
@@ -118,6 +121,7 @@ class Acceptor:
             return
         exc = task.exception()
         if exc is not None:
+            self.failed += 1
             # A failed or stalled TLS handshake, or a peer gone before setup: its own loss only.
             logger.debug("Connection setup failed: %r", exc)
 

@@ -40,6 +40,7 @@ SUPERVISOR_ONLY_OPTIONS = (
     "process_name",
     "env_files",
     "pid_file",
+    "metrics_enabled",
 )
 
 

@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from granian_core.websocket import WebSocketSession
 
+from .metrics import WorkerMetrics
+
 if TYPE_CHECKING:
     from granian_core.config import ServerConfig
     from granian_core.exchange import HTTPExchange
@@ -52,6 +54,8 @@ class WorkerState:
         self.interface = interface
         self.loop = loop
         self.connections: set[Any] = set()
+        #: Always counted (one int increment each); exported only with --metrics.
+        self.metrics = WorkerMetrics()
         self.stopping = False
         self.server_header = b"server: granian\r\n"
         self.date_header = b""
@@ -142,6 +146,7 @@ class WorkerState:
         try:
             await run_session(self.interface, session, self._access_logger)
         finally:
+            self.metrics.requests_handled += 1
             self._release()
 
     def _start(self, exchange: HTTPExchange) -> None:
@@ -183,6 +188,7 @@ class WorkerState:
             _finish_after_return(exchange)
         finally:
             self._tasks.discard(asyncio.current_task(self.loop))
+            self.metrics.requests_handled += 1
             self._in_flight -= 1
             if self._waiting or self._in_flight == self._limit - 1:
                 self._after_release()

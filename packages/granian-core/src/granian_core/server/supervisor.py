@@ -27,7 +27,10 @@ from granian_core.config import ServerConfig
 from granian_core.tls import build_ssl_context
 
 from .envfiles import EnvFiles
-from .monitors import RespawnMonitor, build_monitors
+from .metrics import SupervisorMetrics, render
+from .metrics_http import MetricsExporter
+from .metrics_slots import MetricsTable
+from .monitors import LifetimeMonitor, RespawnMonitor, build_monitors
 from .pidfile import PidFile
 from .proctitle import main_title, set_title
 from .reload import ChangeWatcher
@@ -90,6 +93,10 @@ class Supervisor:
         self._sockets: list[socket.socket] = []
         self._workers: dict[int, _Worker] = {}
         self._reloader: ChangeWatcher | None = None
+        #: Spawns and respawns by cause: always counted, exported with --metrics.
+        self.metrics = SupervisorMetrics()
+        self._metrics_table: MetricsTable | None = None
+        self._exporter: MetricsExporter | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -115,6 +122,8 @@ class Supervisor:
             self._sockets = [bind_listener(config)]
             for sock in self._sockets:
                 logger.info("Listening at: %s", describe(sock, tls))
+            if self._metrics_wanted():
+                self._start_metrics()
             set_title(main_title(config, self.target, self._sockets))
             self.env_files.load()
             for hook in self.hooks.startup:
@@ -126,6 +135,7 @@ class Supervisor:
             code = self._supervise()
         finally:
             logger.info("Shutting down granian")
+            self._stop_metrics()
             if self._reloader is not None:
                 self._reloader.stop()
             self._stop_workers(list(self._workers.values()))
@@ -158,6 +168,39 @@ class Supervisor:
                 "The resource monitor is not available in combination with changes reloader, "
                 "ignoring"
             )
+        if self.config.metrics_enabled:
+            logger.info("Metrics are not available in combination with changes reloader, ignoring")
+
+    # -- metrics --------------------------------------------------------------------------
+    def _metrics_wanted(self) -> bool:
+        """--metrics, unless --reload (logged above) or Windows disable it, as in Granian."""
+        if not self.config.metrics_enabled or self.config.reload:
+            return False
+        if sys.platform == "win32":
+            logger.warning("Metrics are not available in Windows, ignoring.")
+            return False
+        return True
+
+    def _start_metrics(self) -> None:
+        """The workers' shared rows and the exporter; bound before any worker is spawned,
+        so an address in use stops the server with one line and no worker to clean up."""
+        config = self.config
+        self._metrics_table = MetricsTable(self._mp, config.workers)
+        exporter = MetricsExporter(config.metrics_address, config.metrics_port, self._render)
+        exporter.start()
+        self._exporter = exporter
+        logger.debug("Metrics exporter listening at: %s:%d", config.metrics_address, exporter.port)
+
+    def _stop_metrics(self) -> None:
+        if self._exporter is not None:
+            self._exporter.stop()
+            self._exporter = None
+
+    def _render(self) -> bytes:
+        """The exposition text (called on the exporter's threads)."""
+        table = self._metrics_table
+        rows = table.rows() if table is not None else ()
+        return render(self.metrics.values(), rows)
 
     # -- sockets ------------------------------------------------------------------------
     def _close_sockets(self) -> None:
@@ -202,9 +245,10 @@ class Supervisor:
             elif not self._handle_file_changes():
                 return 1
             elif due := self._due_respawns():
-                for worker_id in due:
+                for worker_id, monitor in due.items():
                     if not self._stop_requested:
                         self._respawn(worker_id)
+                        self._count_graceful_respawn(monitor)
             elif not self._wait_for_events():
                 return 1
         return 0
@@ -228,13 +272,21 @@ class Supervisor:
         next_at = min((t for t in times if t is not None), default=None)
         return None if next_at is None else max(0.0, next_at - time.monotonic())
 
-    def _due_respawns(self) -> list[int]:
+    def _due_respawns(self) -> dict[int, RespawnMonitor]:
+        """Workers due for a graceful respawn, each with the (first) monitor that said so."""
         workers = list(self._workers.values())
         now = time.monotonic()
-        due: list[int] = []
+        due: dict[int, RespawnMonitor] = {}
         for monitor in self.monitors:
-            due.extend(i for i in monitor.due(workers, now) if i not in due)
+            for worker_id in monitor.due(workers, now):
+                due.setdefault(worker_id, monitor)
         return due
+
+    def _count_graceful_respawn(self, monitor: RespawnMonitor) -> None:
+        if isinstance(monitor, LifetimeMonitor):
+            self.metrics.respawns_for_lifetime += 1
+        else:
+            self.metrics.respawns_for_rss += 1
 
     # -- workers --------------------------------------------------------------------------
     def _spawn_all(self) -> None:
@@ -244,12 +296,15 @@ class Supervisor:
             self._spawn(worker_id)
 
     def _spawn(self, worker_id: int, respawned: bool = False) -> _Worker:
+        table = self._metrics_table
+        interval = self.config.metrics_scrape_interval
         spec = WorkerSpec(
             config=self.config,
             target=self.target,
             worker_id=worker_id,
             sockets=self._sockets,
             target_loader=self.target_loader,
+            metrics=table.claim(worker_id, interval) if table is not None else None,
         )
         process = self._mp.Process(
             name="granian-worker", target=self.worker_entry, args=(spec,), daemon=False
@@ -262,6 +317,7 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         logger.info("Spawning worker-%d with PID: %s", worker_id, process.pid)
+        self.metrics.spawns += 1
         worker = _Worker(worker_id, process, time.monotonic(), respawned)
         self._workers[worker_id] = worker
         return worker
@@ -270,6 +326,8 @@ class Supervisor:
         """Log a crashed worker; respawn it if allowed. False means: stop the server."""
         worker.process.join()
         del self._workers[worker.worker_id]
+        if self._metrics_table is not None:
+            self._metrics_table.clear(worker.worker_id)
         logger.error("Unexpected exit from worker-%d", worker.worker_id)
         if self._reloader is not None and self.config.reload_ignore_worker_failure:
             return True  # the next file change spawns it again
@@ -280,6 +338,7 @@ class Supervisor:
             return False
         logger.info("Respawning worker-%d", worker.worker_id)
         self._spawn(worker.worker_id, respawned=True)
+        self.metrics.respawns_for_err += 1
         return True
 
     def _respawn(self, worker_id: int) -> None:

@@ -25,6 +25,8 @@ from granian_core.interface import Interface, StartupFailed, WorkerContext, load
 from granian_core.tls import TLS_HANDSHAKE_TIMEOUT, build_ssl_context
 
 from .acceptor import Acceptor
+from .metrics_slots import MetricsSlot
+from .metrics_worker import MetricsPublisher, WorkerSampler
 from .state import WorkerState
 
 __all__ = ["WorkerServer", "WorkerSpec", "build_interface", "run_worker"]
@@ -52,14 +54,19 @@ class WorkerServer:
         sockets: list[socket.socket],
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
+        *,
+        metrics_slot: MetricsSlot | None = None,
     ) -> None:
         self.config = config
         self.interface = interface
         self.sockets = sockets
         self.ssl_context = ssl_context
         self.handshake_timeout = handshake_timeout
+        #: Where to copy this worker's metrics (--metrics); None: nothing is exported.
+        self.metrics_slot = metrics_slot
         self.state: WorkerState | None = None
         self._acceptors: list[Acceptor] = []
+        self._publisher: MetricsPublisher | None = None
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then shut down gracefully."""
@@ -75,10 +82,18 @@ class WorkerServer:
         state.on_saturation = self._on_saturation
         for acceptor in self._acceptors:
             acceptor.start()
+        self._start_publishing(loop, state)
         try:
             await stop.wait()
         finally:
             await self._shutdown(state)
+
+    def _start_publishing(self, loop: asyncio.AbstractEventLoop, state: WorkerState) -> None:
+        if self.metrics_slot is None:
+            return
+        sampler = WorkerSampler(state, self._acceptors, self.interface)
+        self._publisher = MetricsPublisher(loop, self.metrics_slot, sampler)
+        self._publisher.start()
 
     def _on_saturation(self, saturated: bool) -> None:
         for acceptor in self._acceptors:
@@ -88,6 +103,8 @@ class WorkerServer:
                 acceptor.resume()
 
     async def _shutdown(self, state: WorkerState) -> None:
+        if self._publisher is not None:
+            self._publisher.stop()
         for acceptor in self._acceptors:
             acceptor.close()
         state.stopping = True
@@ -176,6 +193,8 @@ class WorkerSpec:
     worker_id: int
     sockets: list[socket.socket]
     target_loader: Callable[[str], Any] | None = None
+    #: This worker's metrics row (--metrics), else None.
+    metrics: MetricsSlot | None = None
 
 
 def run_worker(spec: WorkerSpec) -> None:
@@ -210,7 +229,7 @@ def run_worker(spec: WorkerSpec) -> None:
 
     stop = asyncio.Event()
     _install_signal_handlers(loop, stop)
-    server = WorkerServer(config, interface, spec.sockets, ssl_context)
+    server = WorkerServer(config, interface, spec.sockets, ssl_context, metrics_slot=spec.metrics)
     logger.info("Started %s", name)
     code = EXIT_OK
     try:

@@ -68,6 +68,9 @@ class StaticFiles:
         self.mounts = tuple(sorted(mounts, key=lambda mount: len(mount.route), reverse=True))
         self.dir_to_file = dir_to_file
         self.responder = FileResponder(expires)
+        #: Requests a static route owned, and those answered 404 (for --metrics).
+        self.requests = 0
+        self.not_found = 0
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> StaticFiles | None:
@@ -102,8 +105,10 @@ class StaticFiles:
 
     async def serve(self, exchange: HTTPExchange, mount: StaticMount, rest: bytes) -> None:
         """Answer a request a static route owns: the file, a 304, or a 404."""
+        self.requests += 1
         found = self.find(mount, rest)
         if found is None:
+            self.not_found += 1
             send_not_found(exchange)
             return
         await self.responder.send(exchange, *found)
