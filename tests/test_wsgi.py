@@ -286,6 +286,40 @@ def test_input_large_upload_is_read_completely(client: httpx.Client) -> None:
     assert client.post("/upload-hash", content=_chunked(data, 100_000)).json() == expected
 
 
+def test_input_small_body_arriving_in_pieces_is_read_whole(srv: Any) -> None:
+    # A small announced body is read on the loop before the app runs: slow pieces wait
+    # there, and the app reads the whole body.
+    with _connect(srv.port) as sock:
+        sock.sendall(
+            b"POST /upload-report HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+            b"Connection: close\r\n\r\nhel"
+        )
+        time.sleep(0.1)
+        sock.sendall(b"lo wo")
+        time.sleep(0.1)
+        sock.sendall(b"rl")
+        raw = _read_until_eof(sock)
+    _, body = _head_and_body(raw)
+    assert json.loads(body) == {"size": 10}
+
+
+def test_input_client_leaving_during_a_small_body_never_calls_the_app(srv: Any) -> None:
+    drain(REPORTS)
+    with _connect(srv.port) as sock:
+        sock.sendall(b"POST /upload-report HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhel")
+    time.sleep(0.2)  # the server sees the first connection go
+    # The next request on another connection is served; the first never reached the app.
+    with _connect(srv.port) as sock:
+        sock.sendall(
+            b"POST /upload-report HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+            b"Connection: close\r\n\r\nok"
+        )
+        _, body = _head_and_body(_read_until_eof(sock))
+    assert json.loads(body) == {"size": 2}
+    assert REPORTS.get_nowait() == ("read-complete", 2)
+    assert REPORTS.empty()
+
+
 def test_input_expect_100_continue(srv: Any) -> None:
     with _connect(srv.port) as sock:
         sock.sendall(

@@ -105,9 +105,12 @@ class WSGICall:
             self._push(_as_bytes(data))
 
     # -- running the app (app thread) ----------------------------------------------------
-    def run(self, app: WSGIApp, environ_builder: EnvironBuilder) -> bytes | FileSend | None:
+    def run(
+        self, app: WSGIApp, environ_builder: EnvironBuilder, body: bytes | None = None
+    ) -> bytes | FileSend | None:
+        """Call the app; ``body`` is the whole request body when it was read beforehand."""
         environ = environ_builder.build(self.exchange)
-        environ["wsgi.input"] = WSGIInput(self.exchange, self.loop)
+        environ["wsgi.input"] = WSGIInput(self.exchange, self.loop, body)
         try:
             result = app(environ, self.start_response)
             file_send = self._file_send(result)

@@ -4,6 +4,9 @@ The stream holds at most one received chunk: each refill asks the loop for the
 next chunk with one ``run_coroutine_threadsafe(exchange.receive())``, so an
 upload of any size goes through in constant memory and the protocol's read flow
 control applies while the app is slow to read.
+
+A small body read on the loop before the app runs (see ``interface.py``) is
+given whole instead: reads then never leave the app's thread.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ class WSGIInput:
 
     __slots__ = ("_buffer", "_eof", "_exchange", "_loop", "_pos")
 
-    def __init__(self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop, body: bytes | None = None
+    ) -> None:
         self._exchange = exchange
         self._loop = loop
-        self._buffer = b""
+        #: ``body``: the whole request body, already read on the loop.
+        self._buffer = body or b""
         self._pos = 0  # bytes of _buffer already consumed
-        self._eof = False
+        self._eof = body is not None
 
     def _refill(self) -> bool:
         """Replace the (consumed) buffer with the next body chunk; False at the end."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from granian_core.exchange import ClientDisconnected
 from granian_core.interface import Interface, WorkerContext
 
 from .call import WSGICall
@@ -13,7 +14,10 @@ from .environ import EnvironBuilder
 if TYPE_CHECKING:
     from granian_core.exchange import HTTPExchange
 
-__all__ = ["WSGIInterface"]
+__all__ = ["PREFETCH_LIMIT", "WSGIInterface"]
+
+#: Request bodies announced (Content-Length) up to this size are read before the app runs.
+PREFETCH_LIMIT = 64 * 1024
 
 
 class WSGIInterface(Interface):
@@ -35,8 +39,16 @@ class WSGIInterface(Interface):
 
     async def handle_http(self, exchange: HTTPExchange) -> None:
         call = WSGICall(exchange, self._loop)
+        body = None
+        if not exchange.body_complete and _small_body(exchange):
+            # Read here, on the loop: the app's reads then never wait for a thread hop,
+            # and no pool thread is held while a small upload arrives.
+            try:
+                body = await _read_body(exchange)
+            except ClientDisconnected:
+                return  # nobody is left to answer
         try:
-            outcome = await self._run(call.run, self.app, self._environ)
+            outcome = await self._run(call.run, self.app, self._environ, body)
         except asyncio.CancelledError:
             call.abort()
             raise
@@ -47,3 +59,18 @@ class WSGIInterface(Interface):
             exchange.send_response(call.status, call.headers, outcome)
         else:
             await call.send_file(outcome)
+
+
+def _small_body(exchange: HTTPExchange) -> bool:
+    """The request announces a body of at most ``PREFETCH_LIMIT`` bytes."""
+    for name, value in exchange.headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) <= PREFETCH_LIMIT
+    return False
+
+
+async def _read_body(exchange: HTTPExchange) -> bytes:
+    chunks = [await exchange.receive()]
+    while not exchange.body_complete:
+        chunks.append(await exchange.receive())
+    return b"".join(chunks)
