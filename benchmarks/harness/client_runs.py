@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +43,35 @@ def _stop_all(processes: list[subprocess.Popen[str]]) -> None:
             process.communicate()
 
 
-def run_ws(python: Path, port: int, workload: Workload, timing: Timing) -> Measurement:
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every process in process group ``pgid`` (Linux /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the command name, which may hold spaces: state, ppid, pgrp, ...
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process exited meanwhile
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_ws(
+    python: Path, port: int, server_pgid: int, workload: Workload, timing: Timing
+) -> Measurement:
+    """Echo messages/s, and the server's CPU per message (all its processes, the
+    measured window only: the load is steady, so CPU rate / message rate)."""
     args = [
         "--url", f"ws://{HOST}:{port}/ws", "--connections", str(workload.connections),
         "--warmup", str(timing.warmup_s), "--duration", str(timing.measure_s),
     ]  # fmt: skip
     processes = [_start(python, "ws_echo.py", args) for _ in range(WS_PROCESSES)]
     try:
+        time.sleep(timing.warmup_s)
+        cpu_start, window_start = _group_cpu_seconds(server_pgid), time.monotonic()
+        time.sleep(timing.measure_s)
+        cpu_end, window_end = _group_cpu_seconds(server_pgid), time.monotonic()
         reports = [_collect(p, timing.measure_s + timing.warmup_s) for p in processes]
     finally:
         _stop_all(processes)
@@ -57,11 +81,18 @@ def run_ws(python: Path, port: int, workload: Workload, timing: Timing) -> Measu
         first = next((r["first_error"] for r in reports if r.get("first_error")), "")
         raise WorkloadFailed(f"WebSocket echo failed: {errors} connection errors ({first})")
     samples = sorted(us / 1000 for r in reports for us in r["samples_us"])
+    rate = messages / timing.measure_s
+    cpu_rate = (cpu_end - cpu_start) / (window_end - window_start)
     return Measurement(
-        value=messages / timing.measure_s,
+        value=rate,
         p50_ms=percentile(samples, 0.5) if samples else None,
         p99_ms=percentile(samples, 0.99) if samples else None,
-        extra={"messages": messages, "clients": WS_PROCESSES * workload.connections},
+        extra={
+            "messages": messages,
+            "clients": WS_PROCESSES * workload.connections,
+            "server_cpu_share": round(cpu_rate, 3),
+            "server_cpu_us_per_message": round(cpu_rate / rate * 1e6, 2),
+        },
     )
 
 

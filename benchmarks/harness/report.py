@@ -74,6 +74,8 @@ def _note(result: Result) -> str:
     notes = []
     if result.errors:
         notes.append(f"{result.errors} errors")
+    if "server_cpu_us_per_message" in result.extra:
+        notes.append(f"{result.extra['server_cpu_us_per_message']} µs server CPU/msg")
     if "kib_per_connection" in result.extra:
         notes.append(f"{result.extra['kib_per_connection']} KiB/conn")
     return ", ".join(notes)

@@ -105,7 +105,7 @@ def _measure(server: RunningServer, workload: Workload, plan: Plan) -> Measureme
     if workload.driver == "h2load":
         return load.run_h2load(server.port, workload, plan.timing)
     if workload.driver == "ws":
-        return client_runs.run_ws(plan.tools_python, server.port, workload, plan.timing)
+        return client_runs.run_ws(plan.tools_python, server.port, server.pid, workload, plan.timing)
     if workload.driver == "rss":
         return client_runs.run_rss(plan.tools_python, server.port, server.pid, workload)
     raise WorkloadFailed(f"unknown driver {workload.driver!r}")
