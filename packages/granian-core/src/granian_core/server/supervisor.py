@@ -27,9 +27,7 @@ from granian_core.config import ServerConfig
 from granian_core.tls import build_ssl_context
 
 from .envfiles import EnvFiles
-from .metrics import SupervisorMetrics, render
-from .metrics_http import MetricsExporter
-from .metrics_slots import MetricsTable
+from .metrics_main import MainMetrics
 from .monitors import LifetimeMonitor, RespawnMonitor, build_monitors
 from .pidfile import PidFile
 from .proctitle import main_title, set_title
@@ -93,10 +91,7 @@ class Supervisor:
         self._sockets: list[socket.socket] = []
         self._workers: dict[int, _Worker] = {}
         self._reloader: ChangeWatcher | None = None
-        #: Spawns and respawns by cause: always counted, exported with --metrics.
-        self.metrics = SupervisorMetrics()
-        self._metrics_table: MetricsTable | None = None
-        self._exporter: MetricsExporter | None = None
+        self.metrics = MainMetrics(config)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -122,8 +117,8 @@ class Supervisor:
             self._sockets = [bind_listener(config)]
             for sock in self._sockets:
                 logger.info("Listening at: %s", describe(sock, tls))
-            if self._metrics_wanted():
-                self._start_metrics()
+            if self.metrics.wanted:
+                self.metrics.start(self._mp)
             set_title(main_title(config, self.target, self._sockets))
             self.env_files.load()
             for hook in self.hooks.startup:
@@ -135,7 +130,7 @@ class Supervisor:
             code = self._supervise()
         finally:
             logger.info("Shutting down granian")
-            self._stop_metrics()
+            self.metrics.stop()
             if self._reloader is not None:
                 self._reloader.stop()
             self._stop_workers(list(self._workers.values()))
@@ -170,37 +165,6 @@ class Supervisor:
             )
         if self.config.metrics_enabled:
             logger.info("Metrics are not available in combination with changes reloader, ignoring")
-
-    # -- metrics --------------------------------------------------------------------------
-    def _metrics_wanted(self) -> bool:
-        """--metrics, unless --reload (logged above) or Windows disable it, as in Granian."""
-        if not self.config.metrics_enabled or self.config.reload:
-            return False
-        if sys.platform == "win32":
-            logger.warning("Metrics are not available in Windows, ignoring.")
-            return False
-        return True
-
-    def _start_metrics(self) -> None:
-        """The workers' shared rows and the exporter; bound before any worker is spawned,
-        so an address in use stops the server with one line and no worker to clean up."""
-        config = self.config
-        self._metrics_table = MetricsTable(self._mp, config.workers)
-        exporter = MetricsExporter(config.metrics_address, config.metrics_port, self._render)
-        exporter.start()
-        self._exporter = exporter
-        logger.debug("Metrics exporter listening at: %s:%d", config.metrics_address, exporter.port)
-
-    def _stop_metrics(self) -> None:
-        if self._exporter is not None:
-            self._exporter.stop()
-            self._exporter = None
-
-    def _render(self) -> bytes:
-        """The exposition text (called on the exporter's threads)."""
-        table = self._metrics_table
-        rows = table.rows() if table is not None else ()
-        return render(self.metrics.values(), rows)
 
     # -- sockets ------------------------------------------------------------------------
     def _close_sockets(self) -> None:
@@ -284,9 +248,9 @@ class Supervisor:
 
     def _count_graceful_respawn(self, monitor: RespawnMonitor) -> None:
         if isinstance(monitor, LifetimeMonitor):
-            self.metrics.respawns_for_lifetime += 1
+            self.metrics.counters.respawns_for_lifetime += 1
         else:
-            self.metrics.respawns_for_rss += 1
+            self.metrics.counters.respawns_for_rss += 1
 
     # -- workers --------------------------------------------------------------------------
     def _spawn_all(self) -> None:
@@ -296,15 +260,13 @@ class Supervisor:
             self._spawn(worker_id)
 
     def _spawn(self, worker_id: int, respawned: bool = False) -> _Worker:
-        table = self._metrics_table
-        interval = self.config.metrics_scrape_interval
         spec = WorkerSpec(
             config=self.config,
             target=self.target,
             worker_id=worker_id,
             sockets=self._sockets,
             target_loader=self.target_loader,
-            metrics=table.claim(worker_id, interval) if table is not None else None,
+            metrics=self.metrics.claim(worker_id),
         )
         process = self._mp.Process(
             name="granian-worker", target=self.worker_entry, args=(spec,), daemon=False
@@ -317,7 +279,7 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         logger.info("Spawning worker-%d with PID: %s", worker_id, process.pid)
-        self.metrics.spawns += 1
+        self.metrics.counters.spawns += 1
         worker = _Worker(worker_id, process, time.monotonic(), respawned)
         self._workers[worker_id] = worker
         return worker
@@ -326,8 +288,7 @@ class Supervisor:
         """Log a crashed worker; respawn it if allowed. False means: stop the server."""
         worker.process.join()
         del self._workers[worker.worker_id]
-        if self._metrics_table is not None:
-            self._metrics_table.clear(worker.worker_id)
+        self.metrics.clear(worker.worker_id)
         logger.error("Unexpected exit from worker-%d", worker.worker_id)
         if self._reloader is not None and self.config.reload_ignore_worker_failure:
             return True  # the next file change spawns it again
@@ -338,7 +299,7 @@ class Supervisor:
             return False
         logger.info("Respawning worker-%d", worker.worker_id)
         self._spawn(worker.worker_id, respawned=True)
-        self.metrics.respawns_for_err += 1
+        self.metrics.counters.respawns_for_err += 1
         return True
 
     def _respawn(self, worker_id: int) -> None:
