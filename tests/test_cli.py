@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,7 +18,14 @@ from granian import cli as cli_module
 from granian.cli import cli
 from granian_core.config import ServerConfig
 
-from tests.conftest import ROOT, GranianProcess, free_port, granian_command, wait_for_port
+from tests.conftest import (
+    ROOT,
+    GranianProcess,
+    free_port,
+    granian_command,
+    start_process,
+    wait_for_port,
+)
 
 #: (flag, env var, default shown) of every option in Granian 2.8's ``--help`` (the seed).
 #: Deliberate difference: ``--runtime-mode`` defaults to ``auto`` (Granian 2.8's API default).
@@ -428,17 +434,14 @@ def test_factory_and_working_dir(tmp_path: Path) -> None:
         "from tests.apps_cli.hello import app\n\ndef build():\n    return app\n"
     )
     port = free_port()
-    proc = subprocess.Popen(
+    proc = start_process(
         granian_command(
             *("--interface", "asgi", "--factory", "--working-dir", str(tmp_path)),
             *("--port", str(port), "granian_cli_wd_app:build"),
         ),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+        port,
+        {"PYTHONPATH": str(ROOT)},
+    ).proc
     try:
         wait_for_port(port, proc)
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text == "hello"

@@ -33,7 +33,7 @@ from granian_core.loops import loops as core_loops
 from granian_core.server.embed import EmbeddedServer
 
 from tests.apps_cli import hello
-from tests.conftest import ROOT, free_port, wait_for_port
+from tests.conftest import ROOT, free_port, start_process, wait_for_port
 
 #: ``Granian(...)``'s keyword arguments (GRANIAN-BEHAVIOUR.md §2) in order, plus ``http1_parser``.
 GRANIAN_KWARGS = [
@@ -236,14 +236,11 @@ print("serve returned", flush=True)
 
 def test_serve_runs_workers_hooks_and_loader() -> None:
     port = free_port()
-    proc = subprocess.Popen(
+    proc = start_process(
         [sys.executable, "-c", textwrap.dedent(SERVE_SCRIPT).format(port=port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+        port,
+        {"PYTHONPATH": str(ROOT)},
+    ).proc
     try:
         wait_for_port(port, proc)
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text == "hello"

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import trustme
 
-from .conftest import ROOT, GranianProcess, free_port, granian_command, wait_for_port
+from .conftest import ROOT, free_port, granian_command, start_process, wait_for_port
 
 
 def _pki(tmp_path: Path) -> tuple[trustme.CA, Path, Path]:
@@ -24,20 +24,13 @@ def _pki(tmp_path: Path) -> tuple[trustme.CA, Path, Path]:
 def test_https_serves_with_the_https_scheme(tmp_path: Path) -> None:
     ca, cert, key = _pki(tmp_path)
     port = free_port()
-    proc = subprocess.Popen(
-        granian_command(
-            "--interface", "asgi", "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
-            "--port", str(port), "tests.apps.scheme_asgi:app",
-        ),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    command = granian_command(
+        "--interface", "asgi", "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
+        "--port", str(port), "tests.apps.scheme_asgi:app",
     )  # fmt: skip
-    handle = GranianProcess(proc, port)
+    handle = start_process(command, port)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, handle.proc)
         context = ssl.create_default_context()
         ca.configure_trust(context)
         with httpx.Client(verify=context, http2=True) as client:
