@@ -79,7 +79,8 @@ class HTTPExchange(abc.ABC):
     Body: ``await receive()`` returns the next chunk of the request body, as
     the transport framed it; ``body_complete`` turns true once the last chunk
     has been returned (so an adapter can tell "more to come" without another
-    call). After that ``receive()`` returns ``b""`` at once. Reading applies
+    call). After that ``receive()`` returns ``b""`` at once; ``await read_body()``
+    reads what is left, whole. Reading applies
     backpressure: the protocol stops reading the socket (HTTP/1) or withholds
     window updates (HTTP/2) while unread body data is buffered.
 
@@ -132,6 +133,13 @@ class HTTPExchange(abc.ABC):
     @abc.abstractmethod
     async def receive(self) -> bytes:
         """Next body chunk, ``b""`` once complete. Raises :class:`ClientDisconnected`."""
+
+    async def read_body(self) -> bytes:
+        """The rest of the request body, whole. Raises :class:`ClientDisconnected`."""
+        chunks = [await self.receive()]
+        while not self.body_complete:
+            chunks.append(await self.receive())
+        return b"".join(chunks)  # a single chunk is returned as is, without a copy
 
     @abc.abstractmethod
     async def wait_disconnect(self) -> None:

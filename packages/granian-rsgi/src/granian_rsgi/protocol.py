@@ -142,16 +142,10 @@ class HTTPProtocol:
         self._body = how
 
     async def _read_body(self) -> bytes:
-        exchange = self._exchange
-        chunks: list[bytes] = []
         try:
-            while True:
-                chunks.append(await exchange.receive())
-                if exchange.body_complete:
-                    break
+            return await self._exchange.read_body()
         except ClientDisconnected:
             raise RSGIProtocolClosed() from None
-        return b"".join(chunks)  # a single chunk is returned as is, without a copy
 
     def client_disconnect(self) -> Coroutine[Any, Any, None]:
         """Resolves when the client disconnects (or, at the latest, once the response is over)."""

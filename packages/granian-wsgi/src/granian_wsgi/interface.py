@@ -10,6 +10,7 @@ from granian_core.interface import Interface, WorkerContext
 
 from .call import WSGICall
 from .environ import EnvironBuilder
+from .response import content_length
 
 if TYPE_CHECKING:
     from granian_core.exchange import HTTPExchange
@@ -40,11 +41,12 @@ class WSGIInterface(Interface):
     async def handle_http(self, exchange: HTTPExchange) -> None:
         call = WSGICall(exchange, self._loop)
         body = None
-        if not exchange.body_complete and _small_body(exchange):
+        length = None if exchange.body_complete else content_length(exchange.headers)
+        if length is not None and length <= PREFETCH_LIMIT:
             # Read here, on the loop: the app's reads then never wait for a thread hop,
             # and no pool thread is held while a small upload arrives.
             try:
-                body = await _read_body(exchange)
+                body = await exchange.read_body()
             except ClientDisconnected:
                 return  # nobody is left to answer
         try:
@@ -59,18 +61,3 @@ class WSGIInterface(Interface):
             exchange.send_response(call.status, call.headers, outcome)
         else:
             await call.send_file(outcome)
-
-
-def _small_body(exchange: HTTPExchange) -> bool:
-    """The request announces a body of at most ``PREFETCH_LIMIT`` bytes."""
-    for name, value in exchange.headers:
-        if name == b"content-length":
-            return value.isdigit() and int(value) <= PREFETCH_LIMIT
-    return False
-
-
-async def _read_body(exchange: HTTPExchange) -> bytes:
-    chunks = [await exchange.receive()]
-    while not exchange.body_complete:
-        chunks.append(await exchange.receive())
-    return b"".join(chunks)

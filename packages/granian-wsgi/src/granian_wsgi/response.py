@@ -53,7 +53,7 @@ def _name(name: str) -> bytes:
 
 
 def content_length(headers: Headers) -> int | None:
-    """The app's ``content-length`` header as an int, if it set a valid one."""
+    """The ``content-length`` of these headers (the app's, or a request's) as an int, if valid."""
     for name, value in headers:
         if name == b"content-length":
             try:
