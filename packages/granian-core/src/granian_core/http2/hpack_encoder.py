@@ -48,7 +48,9 @@ _LITERAL_NO_INDEX = 0x00  # 4-bit name index
 _LITERAL_NEVER_INDEXED = 0x10  # 4-bit name index
 _TABLE_SIZE_UPDATE = 0x20  # 5-bit size
 
-#: Cached fields; the cache starts over when full (dates and lengths vary per response).
+#: Encoded fields, shared by every connection of the process (the encoding depends on
+#: nothing else); the cache starts over when full (dates and lengths vary per response).
+_FIELD_CACHE: dict[tuple[bytes, bytes], bytes] = {}
 _CACHE_LIMIT = 4096
 
 
@@ -92,10 +94,9 @@ def encode_field(name: bytes, value: bytes) -> bytes:
 class LiteralEncoder:
     """Stands in for ``hpack.Encoder`` on a server connection; see the module docstring."""
 
-    __slots__ = ("_cache", "_pending_size", "_table_size")
+    __slots__ = ("_pending_size", "_table_size")
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[bytes, bytes], bytes] = {}
         self._table_size = 4096
         #: The smallest table size the peer allowed since the last block, to announce.
         self._pending_size: int | None = None
@@ -122,7 +123,7 @@ class LiteralEncoder:
             if self._pending_size != self._table_size:
                 parts.append(encode_integer(self._table_size, 5, _TABLE_SIZE_UPDATE))
             self._pending_size = None
-        cache = self._cache
+        cache = _FIELD_CACHE
         for field in headers:
             if field.__class__ is NeverIndexedHeaderTuple:
                 parts.append(_literal(field[0], field[1], _LITERAL_NEVER_INDEXED))
