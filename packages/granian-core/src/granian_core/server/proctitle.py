@@ -15,6 +15,8 @@ from typing import Any
 
 from granian_core.config import ServerConfig
 
+from .sockets import bind_address
+
 __all__ = ["MISSING_SETPROCTITLE", "main_title", "set_title", "worker_title"]
 
 MISSING_SETPROCTITLE = (
@@ -25,7 +27,7 @@ MISSING_SETPROCTITLE = (
 def main_title(config: ServerConfig, target: Any, sockets: Sequence[socket.socket]) -> str:
     if config.process_name is not None:
         return config.process_name
-    binds = " ".join(_bind(sock) for sock in sockets)
+    binds = " ".join(bind_address(sock) for sock in sockets)
     return f"granian {config.interface} {binds} {_target_name(target)}"
 
 
@@ -42,15 +44,6 @@ def set_title(title: str) -> None:
     except ImportError:
         return
     setproctitle.setproctitle(title)
-
-
-def _bind(sock: socket.socket) -> str:
-    """``host:port`` or ``unix:/path``, as Granian writes a bind address."""
-    name = sock.getsockname()
-    if sock.family == socket.AF_UNIX:
-        return f"unix:{name}"
-    host = f"[{name[0]}]" if sock.family == socket.AF_INET6 else name[0]
-    return f"{host}:{name[1]}"
 
 
 def _target_name(target: Any) -> str:

@@ -15,7 +15,15 @@ from granian_core.errors import ConfigurationError
 if TYPE_CHECKING:
     from granian_core.config import ServerConfig
 
-__all__ = ["bind_listener", "bind_tcp", "bind_unix", "close_listener", "describe", "unlink_unix"]
+__all__ = [
+    "bind_address",
+    "bind_listener",
+    "bind_tcp",
+    "bind_unix",
+    "close_listener",
+    "describe",
+    "unlink_unix",
+]
 
 
 def bind_listener(config: ServerConfig) -> socket.socket:
@@ -94,13 +102,18 @@ def unlink_unix(sock: socket.socket) -> None:
             os.unlink(name)
 
 
-def describe(sock: socket.socket, tls: bool = False) -> str:
-    """``http(s)://host:port`` or ``unix:/path`` for log lines."""
+def bind_address(sock: socket.socket) -> str:
+    """``host:port`` (``[host]:port`` on IPv6) or ``unix:/path``, as Granian writes them."""
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return f"unix:{name}"
-    host, port = name[0], name[1]
-    if sock.family == socket.AF_INET6:
-        host = f"[{host}]"
-    scheme = "https" if tls else "http"
-    return f"{scheme}://{host}:{port}"
+    host = f"[{name[0]}]" if sock.family == socket.AF_INET6 else name[0]
+    return f"{host}:{name[1]}"
+
+
+def describe(sock: socket.socket, tls: bool = False) -> str:
+    """``http(s)://host:port`` or ``unix:/path`` for log lines."""
+    address = bind_address(sock)
+    if sock.family == socket.AF_UNIX:
+        return address
+    return f"{'https' if tls else 'http'}://{address}"
