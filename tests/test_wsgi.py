@@ -335,6 +335,49 @@ def test_input_expect_100_continue(srv: Any) -> None:
     assert _report("read-complete") == 5
 
 
+def test_input_expect_100_continue_with_a_streamed_body(srv: Any) -> None:
+    # Past the prefetch limit the body is streamed to the app's thread: the interim
+    # answer still waits for the app's first read, and the whole body arrives.
+    size = 300_000
+    with _connect(srv.port) as sock:
+        sock.sendall(
+            b"POST /upload-report HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n" % size
+        )
+        interim = sock.recv(1024)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(b"x" * size)
+        raw = interim + _read_until_eof(sock)
+    _, body = _head_and_body(raw.partition(b"\r\n\r\n")[2])
+    assert json.loads(body) == {"size": size}
+    assert _report("read-complete") == size
+
+
+def test_input_reads_only_a_bounded_amount_ahead_of_a_stalled_app(srv: Any) -> None:
+    # The app reads 1 KiB and stops: the server reads a few chunks ahead, then stops
+    # reading, so the client's sends stall long before its 64 MiB are out.
+    wsgi_basic.READER_RELEASE.clear()
+    total = 64 * 1024 * 1024
+    block = b"x" * (256 * 1024)
+    sent = 0
+    with _connect(srv.port) as sock:
+        sock.sendall(
+            b"POST /upload-stalled-reader HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % total
+        )
+        sock.settimeout(0.5)
+        try:
+            while sent < total:
+                sent += sock.send(block)
+        except TimeoutError:
+            pass  # the server stopped reading (kernel buffers full)
+        assert _report("read-first") == 1024
+        assert sent < total // 3  # kernel buffers + a bounded read-ahead, not the upload
+        wsgi_basic.READER_RELEASE.set()
+    # The client left with the body incomplete: the app's read fails, nothing else breaks.
+    kind, first = _report("read-error")
+    assert (kind, first) == ("ClientDisconnected", 1024)
+
+
 def test_input_unread_body_does_not_break_keep_alive(client: httpx.Client) -> None:
     for _ in range(3):
         response = client.post("/hello", content=os.urandom(200_000))

@@ -143,6 +143,24 @@ def upload_report_route(environ: Environ, start_response: StartResponse) -> list
     return _json(start_response, {"size": size})
 
 
+#: Set by a test to let /upload-stalled-reader read the rest of its body.
+READER_RELEASE = threading.Event()
+
+
+def upload_stalled_reader_route(environ: Environ, start_response: StartResponse) -> list[bytes]:
+    """Reads 1 KiB, then stops reading until the test sets READER_RELEASE."""
+    stream = environ["wsgi.input"]
+    first = len(stream.read(1024))
+    REPORTS.put(("read-first", first))
+    READER_RELEASE.wait(WAIT)
+    try:
+        rest = len(stream.read())
+    except OSError as exc:
+        REPORTS.put(("read-error", (type(exc).__name__, first)))
+        raise
+    return _json(start_response, {"size": first + rest})
+
+
 # -- response forms -----------------------------------------------------------------------
 def hello_route(environ: Environ, start_response: StartResponse) -> list[bytes]:
     start_response("200 OK", TEXT)
@@ -382,6 +400,7 @@ ROUTES: dict[str, Callable[[Environ, StartResponse], Any]] = {
     "/read": read_route,
     "/upload-hash": upload_hash_route,
     "/upload-report": upload_report_route,
+    "/upload-stalled-reader": upload_stalled_reader_route,
     "/hello": hello_route,
     "/tuple": tuple_route,
     "/empty": empty_route,

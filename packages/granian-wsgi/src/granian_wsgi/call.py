@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from granian_core.exchange import Headers, HTTPExchange
 
+    from .body_feed import BodyFeed
     from .environ import EnvironBuilder
 
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -106,11 +107,16 @@ class WSGICall:
 
     # -- running the app (app thread) ----------------------------------------------------
     def run(
-        self, app: WSGIApp, environ_builder: EnvironBuilder, body: bytes | None = None
+        self,
+        app: WSGIApp,
+        environ_builder: EnvironBuilder,
+        body: bytes | None = None,
+        feed: BodyFeed | None = None,
     ) -> bytes | FileSend | None:
-        """Call the app; ``body`` is the whole request body when it was read beforehand."""
+        """Call the app; ``body`` is the whole request body when it was read beforehand,
+        else ``feed`` streams it (neither: there is none)."""
         environ = environ_builder.build(self.exchange)
-        environ["wsgi.input"] = WSGIInput(self.exchange, self.loop, body)
+        environ["wsgi.input"] = WSGIInput(body, feed)
         try:
             result = app(environ, self.start_response)
             file_send = self._file_send(result)

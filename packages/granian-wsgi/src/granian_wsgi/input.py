@@ -1,9 +1,8 @@
 """``wsgi.input``: the request body, streamed from the event loop to the app's thread.
 
-The stream holds at most one received chunk: each refill asks the loop for the
-next chunk with one ``run_coroutine_threadsafe(exchange.receive())``, so an
-upload of any size goes through in constant memory and the protocol's read flow
-control applies while the app is slow to read.
+Chunks come through a :class:`~.body_feed.BodyFeed`, which reads a few chunks
+ahead on the loop: an upload of any size goes through in bounded memory, and the
+protocol's read flow control applies while the app is slow to read.
 
 A small body read on the loop before the app runs (see ``interface.py``) is
 given whole instead: reads then never leave the app's thread.
@@ -11,12 +10,11 @@ given whole instead: reads then never leave the app's thread.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from granian_core.exchange import HTTPExchange
+    from .body_feed import BodyFeed
 
 __all__ = ["WSGIInput"]
 
@@ -24,26 +22,21 @@ __all__ = ["WSGIInput"]
 class WSGIInput:
     """A read-only binary stream over the request body (PEP 3333 input stream)."""
 
-    __slots__ = ("_buffer", "_eof", "_exchange", "_loop", "_pos")
+    __slots__ = ("_buffer", "_eof", "_feed", "_pos")
 
-    def __init__(
-        self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop, body: bytes | None = None
-    ) -> None:
-        self._exchange = exchange
-        self._loop = loop
-        #: ``body``: the whole request body, already read on the loop.
+    def __init__(self, body: bytes | None, feed: BodyFeed | None) -> None:
+        """``body``: the whole request body, already read on the loop; else ``feed``
+        streams it (neither: the body is empty)."""
         self._buffer = body or b""
         self._pos = 0  # bytes of _buffer already consumed
-        self._eof = body is not None
+        self._feed = feed
+        self._eof = feed is None
 
     def _refill(self) -> bool:
         """Replace the (consumed) buffer with the next body chunk; False at the end."""
-        while not self._eof:
-            if self._exchange.body_complete:
-                self._eof = True
-                break
-            future = asyncio.run_coroutine_threadsafe(self._exchange.receive(), self._loop)
-            chunk = future.result()
+        feed = self._feed
+        while not self._eof and feed is not None:
+            chunk = feed.take()
             if chunk:
                 self._buffer = chunk
                 self._pos = 0

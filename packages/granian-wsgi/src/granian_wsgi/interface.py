@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from granian_core.exchange import ClientDisconnected
 from granian_core.interface import Interface, WorkerContext
 
+from .body_feed import BodyFeed
 from .call import WSGICall
 from .environ import EnvironBuilder
 from .response import content_length
@@ -40,20 +41,26 @@ class WSGIInterface(Interface):
 
     async def handle_http(self, exchange: HTTPExchange) -> None:
         call = WSGICall(exchange, self._loop)
-        body = None
-        length = None if exchange.body_complete else content_length(exchange.headers)
-        if length is not None and length <= PREFETCH_LIMIT:
-            # Read here, on the loop: the app's reads then never wait for a thread hop,
-            # and no pool thread is held while a small upload arrives.
-            try:
-                body = await exchange.read_body()
-            except ClientDisconnected:
-                return  # nobody is left to answer
+        body = feed = None
+        if not exchange.body_complete:
+            length = content_length(exchange.headers)
+            if length is not None and length <= PREFETCH_LIMIT:
+                # Read here, on the loop: the app's reads then never wait for a thread hop,
+                # and no pool thread is held while a small upload arrives.
+                try:
+                    body = await exchange.read_body()
+                except ClientDisconnected:
+                    return  # nobody is left to answer
+            else:
+                feed = BodyFeed(exchange, self._loop)
         try:
-            outcome = await self._run(call.run, self.app, self._environ, body)
+            outcome = await self._run(call.run, self.app, self._environ, body, feed)
         except asyncio.CancelledError:
             call.abort()
             raise
+        finally:
+            if feed is not None:
+                feed.stop()
         if outcome is None:
             call.end_stream()
         elif isinstance(outcome, bytes):
