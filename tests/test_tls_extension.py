@@ -141,6 +141,9 @@ class ASGIRecorder:
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
+            # Answer only once the client asks: it reads its TLS facts while the
+            # connection is surely still open.
+            await receive()
             await send({"type": "websocket.send", "text": body.decode()})
             await send({"type": "websocket.close", "code": 1000})
             return
@@ -232,6 +235,7 @@ def test_asgi_websocket_over_mtls(serve: Any, pki: PKI) -> None:
             cipher = tls_socket.cipher()
             assert cipher is not None
             negotiated = Negotiated(str(tls_socket.version()), cipher[0])
+            ws.send("go")
             extensions = json.loads(ws.recv(timeout=WAIT))
     assert extensions == {
         "websocket.http.response": {},

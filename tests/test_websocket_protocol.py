@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -226,6 +228,58 @@ def test_misbehaving_client_is_closed_with_the_right_code(
         raw.send(frame)
         _closed_with(raw, code)
     assert _report("disconnect")[0] == code
+
+
+def test_large_messages_round_trip(srv: Any) -> None:
+    """16- and 64-bit lengths, both unmasking paths, frames split over many reads."""
+    text = "dé" * 40_000  # 120 000 bytes of UTF-8
+    data = os.urandom(70_000)
+    with _open(srv) as raw:
+        raw.send_frame(OP_TEXT, text.encode())
+        raw.send_frame(OP_BINARY, data[:3000])
+        raw.send_frame(OP_BINARY, data)
+        frames = [raw.read_frame() for _ in range(3)]
+    assert [(f.opcode, f.payload) for f in frames] == [
+        (OP_TEXT, text.encode()),
+        (OP_BINARY, data[:3000]),
+        (OP_BINARY, data),
+    ]
+
+
+def test_frames_trickling_in_byte_by_byte(srv: Any) -> None:
+    wire = (
+        encode_frame(OP_BINARY, b"frag", fin=False)
+        + encode_frame(OP_PING, b"mid")
+        + encode_frame(OP_CONT, b"ments" * 30)
+        + encode_frame(OP_TEXT, "dé".encode())
+    )
+    with _open(srv) as raw:
+        raw.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(wire)):
+            raw.send(wire[i : i + 1])
+        frames = [raw.read_frame() for _ in range(3)]
+    assert [(f.opcode, f.payload) for f in frames] == [
+        (OP_PONG, b"mid"),
+        (OP_BINARY, b"frag" + b"ments" * 30),
+        (OP_TEXT, "dé".encode()),
+    ]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        encode_frame(OP_CLOSE, close_payload(1004)),
+        encode_frame(OP_CLOSE, close_payload(2999)),
+        encode_frame(OP_BINARY, b"", length=1 << 63),
+        encode_frame(OP_TEXT, b"a", fin=False) + encode_frame(OP_BINARY, b"b"),
+    ],
+    ids=["reserved-close-code", "unassigned-close-code", "64-bit-msb", "interrupted-message"],
+)
+def test_more_protocol_errors_are_1002(srv: Any, frame: bytes) -> None:
+    with _open(srv) as raw:
+        raw.send(frame)
+        _closed_with(raw, 1002)
+    assert _report("disconnect")[0] == 1002
 
 
 def test_invalid_utf8_split_across_fragments_is_1007(srv: Any) -> None:

@@ -1,15 +1,16 @@
-"""``CoreSession``: the WebSocket session adapters see, on wsproto's frame layer.
+"""``CoreSession``: the WebSocket session adapters see, on a frame codec (:mod:`.frames`).
 
 Transport-neutral: bytes come in through :meth:`CoreSession.feed` and go out
 through a :class:`~.carrier.Carrier`, so the same code serves an HTTP/1.1
 upgrade and an HTTP/2 extended CONNECT stream (RFC 8441).
 
-Inbound: wsproto turns bytes into (partial) frames; fragments are joined into
-whole messages and queued for ``receive()``. The queue is bounded: past
+Inbound: the codec turns bytes into whole messages (our :class:`~.frames.FrameCodec`,
+or wsproto's frame layer when permessage-deflate was negotiated), queued for
+``receive()``. The queue is bounded: past
 ``max_queued_bytes``/``max_queued_messages`` the carrier stops reading, and
 reading resumes once the app has taken half of it. Pings are answered here.
 A protocol violation (bad frame, unmasked frame, invalid UTF-8, too big) fails
-the session with wsproto's close code (1002, 1007) or 1009.
+the session with the codec's close code (1002, 1007, 1009).
 
 Outbound: each send is one frame, written at once; the sender then waits
 while the carrier's write buffer is over its high-water mark.
@@ -26,15 +27,11 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
-
 from granian_core.exchange import ClientDisconnected, ConnectionInfo, Headers
 from granian_core.websocket import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
     INTERNAL_ERROR,
-    MESSAGE_TOO_BIG,
     NORMAL_CLOSURE,
     CloseMessage,
     Message,
@@ -44,19 +41,19 @@ from granian_core.websocket import (
 )
 
 from .carrier import Carrier
+from .codec import Codec, WSState
 from .deflate import negotiate_extensions
+from .frames import FrameCodec
 from .handshake import Handshake
 from .limits import WSLimits
+from .wsproto_codec import WsprotoCodec
 
 __all__ = ["CoreSession"]
 
 #: Timers may fire this early (the loop's clock resolution); still counts as due.
 _TIMER_SLACK = 0.005
-_OPEN = ConnectionState.OPEN
-_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
-_CLOSED = ConnectionState.CLOSED
-#: Close reasons we word ourselves (wsproto's would read "error in extension").
-_REASONS = {MESSAGE_TOO_BIG: "Message too big"}
+_OPEN = WSState.OPEN
+_REMOTE_CLOSING = WSState.REMOTE_CLOSING
 
 
 class CoreSession(WebSocketSession):
@@ -65,6 +62,7 @@ class CoreSession(WebSocketSession):
     __slots__ = (
         "_carrier",
         "_close_timer",
+        "_codec",
         "_early",
         "_end_reported",
         "_handshake",
@@ -74,14 +72,12 @@ class CoreSession(WebSocketSession):
         "_limits",
         "_loop",
         "_messages",
-        "_parts",
         "_ping_sent_at",
         "_queued_bytes",
         "_read_paused",
         "_receiving",
         "_shutting_down",
         "_waiter",
-        "_ws",
         "accepted",
         "authority",
         "close_code",
@@ -134,12 +130,11 @@ class CoreSession(WebSocketSession):
         self._loop = loop
         self._handshake = handshake
         self._limits = limits
-        self._ws: Connection | None = None
+        self._codec: Codec | None = None
         #: Bytes received before the handshake was answered (None afterwards).
         self._early: bytearray | None = bytearray()
         self._messages: deque[str | bytes] = deque()
         self._queued_bytes = 0
-        self._parts: list[str | bytes] = []
         self._waiter: asyncio.Future[None] | None = None
         self._receiving = False
         self._input_ended = False
@@ -171,7 +166,12 @@ class CoreSession(WebSocketSession):
         self._carrier.send_accept(extra)  # raises on bad headers, before anything is sent
         self.status = 101
         self.accepted = True
-        self._ws = Connection(ConnectionType.SERVER, extensions)
+        # Without an extension, our codec; permessage-deflate needs wsproto's hooks.
+        self._codec = (
+            FrameCodec(self, limits.max_message_size)
+            if answer is None
+            else WsprotoCodec(self, extensions)
+        )
         if self.on_accept is not None:
             self.on_accept()
         self._last_seen = self._loop.time()
@@ -221,36 +221,39 @@ class CoreSession(WebSocketSession):
     async def send_text(self, data: str) -> None:
         if type(data) is not str:
             raise TypeError(f"send_text() needs a str, got {type(data).__name__}")
-        self._send(TextMessage(data=data))
-        if self._carrier.write_paused:
-            await self._carrier.drain()
+        carrier = self._carrier
+        carrier.write(self._open_codec().text_frame(data))
+        if carrier.write_paused:
+            await carrier.drain()
 
     async def send_bytes(self, data: bytes) -> None:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"send_bytes() needs bytes, got {type(data).__name__}")
-        self._send(BytesMessage(data=data))
-        if self._carrier.write_paused:
-            await self._carrier.drain()
+        if type(data) is not bytes:
+            data = _as_bytes(data)
+        carrier = self._carrier
+        carrier.write(self._open_codec().binary_frame(data))
+        if carrier.write_paused:
+            await carrier.drain()
 
-    def _send(self, event: Event) -> None:
-        ws = self._ws
-        if ws is None:
+    def _open_codec(self) -> Codec:
+        """The codec, for a send: raises unless the session is accepted and not closed."""
+        codec = self._codec
+        if codec is None:
             raise WebSocketStateError("send before the WebSocket was accepted")
         if self.closed:
             raise ClientDisconnected("the WebSocket is closed")
-        self._carrier.write(ws.send(event))
+        return codec
 
     def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         if not is_valid_close_code(code):
             raise ValueError(f"invalid WebSocket close code {code!r}")
-        ws = self._ws
-        if ws is None:
+        codec = self._codec
+        if codec is None:
             raise WebSocketStateError("close() before accept(): reject() answers the handshake")
         if self.closed:
             return
         self.closed = True
         self._cancel_keepalive()
-        self._carrier.write(ws.send(CloseConnection(code=code, reason=reason)))
+        self._carrier.write(codec.close_frame(code, reason))
         self._close_timer = self._loop.call_later(self._limits.close_timeout, self._carrier.close)
 
     def abort(self) -> None:
@@ -261,22 +264,12 @@ class CoreSession(WebSocketSession):
         """Inbound bytes from the carrier."""
         if self._input_ended:
             return
-        ws = self._ws
-        if ws is None:
+        codec = self._codec
+        if codec is None:
             self._hold_early(data)
             return
         self._last_seen = self._loop.time()
-        ws.receive_data(data)
-        for event in ws.events():
-            kind = type(event)
-            if kind is TextMessage or kind is BytesMessage:
-                self._on_data(event)  # type: ignore[arg-type]
-            elif kind is Ping:
-                if ws.state is _OPEN:
-                    self._carrier.write(ws.send(event.response()))  # type: ignore[attr-defined]
-            elif kind is CloseConnection:
-                self._on_close_frame(ws, event)  # type: ignore[arg-type]
-                break
+        codec.receive_data(data)  # calls back the FrameHandler methods below
         if self._messages:
             self._wake()
             if not self._read_paused and self._backlogged():
@@ -311,31 +304,28 @@ class CoreSession(WebSocketSession):
         if len(early) > self._limits.max_pre_accept_bytes:
             self._pause_reading()
 
-    def _on_data(self, event: TextMessage | BytesMessage) -> None:
-        raw = event.data
-        # wsproto's type allows a bytearray; it hands out bytes (no copy then).
-        data: str | bytes = bytes(raw) if isinstance(raw, bytearray) else raw
-        parts = self._parts
-        if not event.message_finished:
-            parts.append(data)
-            return
-        if parts:
-            parts.append(data)
-            data = "".join(parts) if type(data) is str else b"".join(parts)  # type: ignore[arg-type]
-            self._parts = []
+    # == FrameHandler: what the codec reports while it parses =================================
+    def message_received(self, data: str | bytes) -> None:
         self._messages.append(data)
         self._queued_bytes += len(data)
 
-    def _on_close_frame(self, ws: Connection, event: CloseConnection) -> None:
-        state = ws.state
-        if state is _REMOTE_CLOSING:  # the peer starts the close handshake: echo it
-            self._carrier.write(ws.send(event.response()))
-            self._end(int(event.code), event.reason or "")
-        elif state is _CLOSED:  # the peer answered our close
-            self._end(int(event.code), event.reason or "")
-        else:  # wsproto failed to parse the input: fail the connection
-            code = int(event.code)
-            self._fail(code, _REASONS.get(code, event.reason or ""))
+    def ping_received(self, payload: bytes) -> None:
+        codec = self._codec
+        if codec is not None and codec.state is _OPEN:
+            self._carrier.write(codec.pong(payload))
+
+    def pong_received(self, payload: bytes) -> None:
+        """Nothing to do: any inbound bytes count as life (``_last_seen``)."""
+
+    def close_received(self, code: int, reason: str) -> None:
+        codec = self._codec
+        if codec is not None and codec.state is _REMOTE_CLOSING:
+            # The peer starts the close handshake: echo its code (none if it sent none).
+            self._carrier.write(codec.close_frame(code, reason))
+        self._end(code, reason)  # else the peer answered our close
+
+    def protocol_failed(self, code: int, reason: str) -> None:
+        self._fail(code, reason)
 
     def _end(self, code: int, reason: str) -> None:
         """The close handshake is complete: the carrier can go."""
@@ -347,9 +337,9 @@ class CoreSession(WebSocketSession):
 
     def _fail(self, code: int, reason: str) -> None:
         """Close because of the peer: send ``code`` and end without waiting for an answer."""
-        ws = self._ws
-        if ws is not None and ws.state is _OPEN:
-            self._carrier.write(ws.send(CloseConnection(code=code, reason=reason)))
+        codec = self._codec
+        if codec is not None and codec.state is _OPEN:
+            self._carrier.write(codec.close_frame(code, reason))
         if self.close_code is None:
             self.close_code = code
             self.close_reason = reason
@@ -359,7 +349,6 @@ class CoreSession(WebSocketSession):
     def _finish_input(self) -> None:
         self._input_ended = True
         self.closed = True
-        self._parts = []
         self._cancel_keepalive()
         if self._close_timer is not None:
             self._close_timer.cancel()
@@ -407,9 +396,9 @@ class CoreSession(WebSocketSession):
 
     def _on_keepalive(self) -> None:
         self._keepalive = None
-        ws = self._ws
+        codec = self._codec
         interval = self._limits.ping_interval
-        if self.closed or ws is None or not interval:
+        if self.closed or codec is None or not interval:
             return
         now = self._loop.time()
         if self._read_paused:
@@ -430,5 +419,12 @@ class CoreSession(WebSocketSession):
             self._arm_keepalive(idle_until)
             return
         self._ping_sent_at = now
-        self._carrier.write(ws.send(Ping(payload=b"")))
+        self._carrier.write(codec.ping(b""))
         self._arm_keepalive(now + self._limits.pong_timeout)
+
+
+def _as_bytes(data: object) -> bytes:
+    """What ``send_bytes`` accepts besides ``bytes``, as ``bytes``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"send_bytes() needs bytes, got {type(data).__name__}")
+    return bytes(data)
