@@ -16,7 +16,14 @@ import h2.events
 import httpx
 import pytest
 from granian_core.exchange import HTTPExchange
-from hyperframe.frame import ContinuationFrame, GoAwayFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
 from .test_http2_server import (
     H2Server,
@@ -192,13 +199,23 @@ def test_streams_beyond_max_concurrent_streams_are_refused() -> None:
         client.wait_for(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
         for _ in range(10):
             last = client.request(request_headers("GET", "/hold"))
-        # The client library refuses to open an 11th stream: send its HEADERS by hand.
+        # The client library refuses to open an 11th stream: send its HEADERS by hand,
+        # then a PING, and read the answers as raw frames (the client's h2 state is bypassed).
         block = client.conn.encoder.encode(request_headers("GET", "/hold"))
         frame = HeadersFrame(last + 2, block, flags=["END_HEADERS", "END_STREAM"])
-        client.sock.sendall(frame.serialize())
-        event = goaway(client)
+        ping = PingFrame(0, opaque_data=b"alive?\x00\x00")
+        client.sock.sendall(frame.serialize() + ping.serialize())
+        frames = RawFrames(client.sock)
+        reset = frames.wait_for(lambda f: isinstance(f, RstStreamFrame))
+        # A stream error only (RFC 9113 §5.1.2): the connection answers the PING.
+        frames.wait_for(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags)
+        assert not [f for f in frames.frames if isinstance(f, GoAwayFrame)]
+        held = srv.call(lambda: sum(len(c._streams) for c in srv.state.connections))
+        dispatched = len(routes.seen)
         client.close()
         srv.call(srv.state.cancel_handlers)
         _still_serving(srv.url)
-    assert event.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
-    assert len(routes.seen) <= 10  # h2 drops the events of the offending batch
+    assert reset.stream_id == last + 2
+    assert reset.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
+    assert held == 10  # the ten streams under the limit are still open
+    assert dispatched == 10  # the refused one never reached the application

@@ -1,4 +1,5 @@
-"""HTTP/2 on h2: one ``H2Protocol`` per connection, one ``H2Exchange`` per stream.
+"""HTTP/2 on our own sans-IO codec (``connection``, ``frames``, the HPACK modules):
+one ``H2Protocol`` per connection, one ``H2Exchange`` per stream.
 
 See docs/http2.md for flow control, send buffering, limits and shutdown.
 """

@@ -2,7 +2,7 @@
 
 The exchange keeps the stream's request-body queue and response state; every
 frame goes through its :class:`~.protocol.H2Protocol` (the ``StreamOwner``
-below), which owns the h2 connection and the socket.
+below), which owns the HTTP/2 connection and the socket.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from granian_core.exchange import (
 )
 
 from .flow import StreamCredit
+from .frames import INTERNAL_ERROR
 from .headers import RequestHead, trailer_headers
-from .outbound import INTERNAL_ERROR, StreamSender
+from .outbound import StreamSender
 
 __all__ = ["H2Exchange", "StreamOwner"]
 

@@ -12,7 +12,7 @@ Two levels, two rules (see docs/http2.md):
   under ``budget + connection window``.
 
 Credit is batched (a quarter of a window at a time) to keep WINDOW_UPDATE frames
-and h2 calls rare. No deadlock follows from batching: a peer blocked on a window
+and connection calls rare. No deadlock follows from batching: a peer blocked on a window
 has every unreleased byte either unread (held back on purpose) or consumed, and
 consumed bytes are released once they reach the batch size, which is at most a
 quarter of the window the peer is blocked on.

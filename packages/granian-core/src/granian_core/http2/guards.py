@@ -43,7 +43,7 @@ class ResetRateGuard:
 class ControlFrameGuard:
     """Bounds PING/SETTINGS frames received while their ACKs cannot be written.
 
-    h2 acknowledges PING and SETTINGS by itself, into our output. A peer that
+    The connection acknowledges PING and SETTINGS by itself, into our output. A peer that
     floods them and never reads makes that output pile up in the transport. The
     count restarts whenever the transport's buffer was found empty (or drained
     below its low-water mark): a peer that reads its ACKs is never penalised.

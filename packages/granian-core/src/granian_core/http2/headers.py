@@ -1,15 +1,21 @@
 """HTTP/2 header blocks ↔ exchange fields.
 
-Request: pseudo-headers become the exchange's method, path, query and
-authority; the rest stay as received (h2 already lower-cased and validated them).
-A ``host`` header is added from ``:authority`` when the client sent none, as
-HTTP/1-minded frameworks build URLs from ``host``.
+Request: the block is validated as RFC 9113 §8.2-8.3 require of a server (the
+smuggling defence h2's inbound validation gave): field names lower-case and free of
+illegal characters, values without NUL/CR/LF or surrounding whitespace,
+pseudo-headers known, unique and first, the ones the method needs present, no
+connection-specific fields, ``te`` only ``trailers``, one ``host`` agreeing with
+``:authority``, ``content-length`` digits without conflicting copies. A violation
+raises :class:`MalformedHeaders` (the connection resets the stream). Pseudo-headers
+become the exchange's method, path, query and authority; the rest stay as received,
+split ``cookie`` fields joined into one (RFC 9113 §8.2.3). A ``host`` header is added
+from ``:authority`` when the client sent none, as HTTP/1-minded frameworks build URLs
+from ``host``.
 
 Response: ``:status`` first, then the application's headers without the
 connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2), then ``server`` and
 ``date`` unless the application set them. Names are lower-cased; a name that is
-not a token, or a value holding CR, LF or NUL, raises ``ValueError`` (h2's own
-outbound validation is off: this check replaces it at a fraction of the cost).
+not a token, or a value holding CR, LF or NUL, raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,14 @@ if TYPE_CHECKING:
 
     from granian_core.exchange import Headers
 
-__all__ = ["RequestHead", "parse_request_head", "response_headers", "trailer_headers"]
+__all__ = [
+    "MalformedHeaders",
+    "RequestHead",
+    "parse_request_head",
+    "request_trailers",
+    "response_headers",
+    "trailer_headers",
+]
 
 _STATUS = {code: str(code).encode() for code in range(100, 600)}
 _CONNECTION_SPECIFIC = frozenset(
@@ -43,10 +56,22 @@ def _checked(name: bytes, value: bytes) -> bytes:
     return name
 
 
+class MalformedHeaders(ValueError):
+    """A request or trailer block HTTP/2 forbids (RFC 9113 §8.1.1: a stream error)."""
+
+
 class RequestHead:
     """The request facts of one HEADERS block."""
 
-    __slots__ = ("authority", "headers", "method", "protocol", "query_string", "raw_path")
+    __slots__ = (
+        "authority",
+        "content_length",
+        "headers",
+        "method",
+        "protocol",
+        "query_string",
+        "raw_path",
+    )
 
     def __init__(self) -> None:
         self.method = "GET"
@@ -54,33 +79,177 @@ class RequestHead:
         self.query_string = b""
         self.authority: str | None = None
         self.protocol: str | None = None  # RFC 8441 extended CONNECT
+        self.content_length: int | None = None
         self.headers: Headers = []
 
 
+#: RFC 9113 §8.2.1: what a field name or value must not contain (the leading colon of a
+#: pseudo-header is checked apart); a value must not start or end with SP or HTAB.
+_ILLEGAL_NAME = re.compile(rb"[\x00-\x20:A-Z\x7f-\xff]")
+_ILLEGAL_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+
+#: What each field name means to validation. Names found valid are added as _REGULAR
+#: (a bounded cache shared by every connection: the check depends on the name only).
+_REGULAR, _HOST, _CONTENT_LENGTH, _TE, _COOKIE, _FORBIDDEN = range(6)
+_METHOD, _SCHEME, _AUTHORITY, _PATH, _PROTOCOL = range(10, 15)
+_PSEUDO = _METHOD
+_NAME_KINDS: dict[bytes, int] = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"te": _TE,
+    b"cookie": _COOKIE,
+    **dict.fromkeys(_CONNECTION_SPECIFIC, _FORBIDDEN),
+    b":method": _METHOD,
+    b":scheme": _SCHEME,
+    b":authority": _AUTHORITY,
+    b":path": _PATH,
+    b":protocol": _PROTOCOL,
+}
+_NAME_CACHE_LIMIT = 2048
+#: Whole fields whose characters were checked → the kind of their name. The decoder
+#: returns the same tuple for an indexed field (and the same strings for cached Huffman
+#: literals), so a repeated field costs one look-up. Starts over when full.
+_FIELD_KINDS: dict[tuple[bytes, bytes], int] = {}
+_FIELD_CACHE_LIMIT = 4096
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+
+
+def _field_kind(field: tuple[bytes, bytes]) -> int:
+    """Check a field not seen before; raises on illegal characters."""
+    name, value = field
+    if value and _ILLEGAL_VALUE.search(value) is not None:
+        raise MalformedHeaders(f"Illegal value for {name!r}")
+    kind = _NAME_KINDS.get(name)
+    if kind is None:
+        kind = _name_kind(name)
+    if len(_FIELD_KINDS) >= _FIELD_CACHE_LIMIT:
+        _FIELD_KINDS.clear()
+    _FIELD_KINDS[field] = kind
+    return kind
+
+
+def _name_kind(name: bytes) -> int:
+    """Classify a name not seen before; raises on an illegal one."""
+    if not name:
+        raise MalformedHeaders("Empty field name")
+    if name[0] == _COLON:
+        raise MalformedHeaders(f"Unknown pseudo-header {name!r}")
+    if _ILLEGAL_NAME.search(name) is not None:
+        raise MalformedHeaders(f"Illegal field name {name!r}")
+    if len(_NAME_KINDS) < _NAME_CACHE_LIMIT:
+        _NAME_KINDS[name] = _REGULAR
+    return _REGULAR
+
+
+def _content_length(value: bytes, known: int | None) -> int:
+    if not value.isdigit():
+        raise MalformedHeaders(f"Invalid content-length {value!r}")
+    length = int(value)
+    if known is not None and known != length:
+        raise MalformedHeaders("Conflicting content-length fields")
+    return length
+
+
 def parse_request_head(block: Iterable[tuple[bytes, bytes]]) -> RequestHead:
+    """The validated request of a HEADERS block; raises :class:`MalformedHeaders`."""
     head = RequestHead()
     headers = head.headers
-    has_host = False
-    authority: bytes | None = None
-    for name, value in block:
-        if name[0] != _COLON:
-            if name == b"host":
-                has_host = True
-            headers.append((name, value))
-        elif name == b":method":
-            head.method = value.decode("latin-1")
-        elif name == b":path":
-            path, _, query = value.partition(b"?")
-            head.raw_path = path
-            head.query_string = query
-        elif name == b":authority":
-            authority = value
-            head.authority = value.decode("latin-1")
-        elif name == b":protocol":
-            head.protocol = value.decode("latin-1")
-    if not has_host and authority is not None:
-        headers.append((b"host", authority))
+    pseudo: list[bytes | None] = [None] * 5  # indexed by kind - _PSEUDO
+    host: bytes | None = None
+    cookies = 0
+    regular = False
+    kinds = _FIELD_KINDS
+    for field in block:
+        kind = kinds.get(field)
+        if kind is None:
+            kind = _field_kind(field)
+        if kind == _REGULAR:
+            regular = True
+            headers.append(field)
+            continue
+        name, value = field
+        if kind >= _PSEUDO:
+            if regular:
+                raise MalformedHeaders(f"Pseudo-header {name!r} after a regular field")
+            if pseudo[kind - _PSEUDO] is not None:
+                raise MalformedHeaders(f"Duplicate {name!r}")
+            pseudo[kind - _PSEUDO] = value
+            continue
+        regular = True
+        if kind == _HOST:
+            if host is not None:
+                raise MalformedHeaders("Duplicate host")
+            host = value
+        elif kind == _CONTENT_LENGTH:
+            head.content_length = _content_length(value, head.content_length)
+        elif kind == _TE:
+            if value.lower() != b"trailers":
+                raise MalformedHeaders("te other than trailers")
+        elif kind == _COOKIE:
+            cookies += 1
+        else:
+            raise MalformedHeaders(f"Connection-specific field {name!r}")
+        headers.append(field)
+    _check_pseudo_headers(pseudo, host)
+    method, _, authority, path, protocol = pseudo
+    assert method is not None
+    head.method = _METHODS.get(method) or method.decode("latin-1")
+    if path is not None:
+        raw_path, _, query = path.partition(b"?")
+        head.raw_path = raw_path
+        head.query_string = query
+    if authority is not None:
+        head.authority = authority.decode("latin-1")
+        if host is None:
+            headers.append((b"host", authority))
+    if protocol is not None:
+        head.protocol = protocol.decode("latin-1")
+    if cookies > 1:
+        _join_cookies(headers)
     return head
+
+
+def _check_pseudo_headers(pseudo: list[bytes | None], host: bytes | None) -> None:
+    """RFC 9113 §8.3.1 and §8.5, RFC 8441 §4: the pseudo-headers a request needs."""
+    method, scheme, authority, path, protocol = pseudo
+    if method is None:
+        raise MalformedHeaders("Missing :method")
+    if method == b"CONNECT" and protocol is None:
+        if scheme is not None or path is not None or authority is None:
+            raise MalformedHeaders("CONNECT needs :authority and no :scheme or :path")
+    elif protocol is not None:
+        if method != b"CONNECT" or scheme is None or path is None or authority is None:
+            raise MalformedHeaders(":protocol needs CONNECT, :scheme, :path and :authority")
+    elif scheme is None or path is None:
+        raise MalformedHeaders("Missing :scheme or :path")
+    if path is not None and not path:
+        raise MalformedHeaders("Empty :path")
+    if authority is None and host is None:
+        raise MalformedHeaders("Neither :authority nor host")
+    if authority is not None and host is not None and authority != host:
+        raise MalformedHeaders(":authority and host disagree")
+
+
+def _join_cookies(headers: Headers) -> None:
+    """Split ``cookie`` fields back into one, placed last (RFC 9113 §8.2.3)."""
+    values = [value for name, value in headers if name == b"cookie"]
+    headers[:] = [field for field in headers if field[0] != b"cookie"]
+    headers.append((b"cookie", b"; ".join(values)))
+
+
+def request_trailers(block: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A trailer block, validated: no pseudo-headers, legal names and values."""
+    kinds = _FIELD_KINDS
+    for field in block:
+        kind = kinds.get(field)
+        if kind is None:
+            kind = _field_kind(field)
+        name, value = field
+        if kind >= _PSEUDO:
+            raise MalformedHeaders(f"Pseudo-header {name!r} in trailers")
+        if kind == _FORBIDDEN or (kind == _TE and value.lower() != b"trailers"):
+            raise MalformedHeaders(f"Connection-specific field {name!r} in trailers")
+    return block
 
 
 def response_headers(

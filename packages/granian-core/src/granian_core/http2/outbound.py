@@ -1,7 +1,7 @@
 """Outbound DATA: per-stream send buffers and a round-robin scheduler (sans-IO).
 
-The scheduler turns buffered response bytes into DATA frames on an
-``H2Connection`` as flow control allows: at most
+The scheduler turns buffered response bytes into DATA frames on a
+``ServerConnection`` as flow control allows: at most
 ``min(local_flow_control_window, max_outbound_frame_size)`` per frame, one frame
 per stream per turn so streams share the connection fairly. A stream with no
 window left is parked until a WINDOW_UPDATE (or a SETTINGS change) unblocks it.
@@ -13,18 +13,14 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from h2.errors import ErrorCodes
-from h2.exceptions import ProtocolError
+from .connection import StreamClosedError
 
 if TYPE_CHECKING:
-    from h2.connection import H2Connection
-
     from granian_core.exchange import Headers
 
-__all__ = ["INTERNAL_ERROR", "SendBuffer", "SendListener", "SendScheduler", "StreamSender"]
+    from .connection import ServerConnection
 
-#: RST_STREAM code for a response the server cannot complete (e.g. short of its length).
-INTERNAL_ERROR = int(ErrorCodes.INTERNAL_ERROR)
+__all__ = ["SendBuffer", "SendListener", "SendScheduler", "StreamSender"]
 
 
 class SendBuffer:
@@ -92,7 +88,7 @@ class SendListener(Protocol):
         """The send buffer fell below its limit: writers may continue."""
 
     def on_send_done(self) -> None:
-        """The stream's end (END_STREAM, trailers or a reset) was handed to h2."""
+        """The stream's end (END_STREAM, trailers or a reset) was handed to the connection."""
 
 
 class StreamSender:
@@ -125,7 +121,7 @@ class SendScheduler:
 
     __slots__ = ("_blocked", "_conn", "_ready", "buffer_limit")
 
-    def __init__(self, conn: H2Connection, buffer_limit: int) -> None:
+    def __init__(self, conn: ServerConnection, buffer_limit: int) -> None:
         self._conn = conn
         self.buffer_limit = buffer_limit
         self._ready: deque[StreamSender] = deque()
@@ -173,7 +169,7 @@ class SendScheduler:
                 continue
             try:
                 sent += self._advance(sender, frame_size)
-            except ProtocolError:
+            except StreamClosedError:
                 # The stream closed under us (e.g. a reset still in the input batch).
                 self.discard(sender)
                 sender.listener.on_send_done()

@@ -1,6 +1,6 @@
 """``H2Protocol``: one HTTP/2 connection on an asyncio transport.
 
-Socket I/O, timers and the h2 event loop live here; the pieces that make
+Socket I/O, timers and the connection's events live here; the pieces that make
 decisions are sans-IO and tested alone: ``flow`` (window credit),
 ``outbound`` (send scheduling), ``guards`` (abuse limits), ``headers``.
 
@@ -13,38 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import IO, TYPE_CHECKING, Any, cast
-
-from h2.errors import ErrorCodes
-from h2.events import (
-    ConnectionTerminated,
-    DataReceived,
-    PingAckReceived,
-    PingReceived,
-    RemoteSettingsChanged,
-    RequestReceived,
-    StreamEnded,
-    StreamReset,
-    TrailersReceived,
-    WindowUpdated,
-)
-from h2.exceptions import ProtocolError
-from h2.settings import SettingCodes
-from hyperframe.frame import GoAwayFrame
+from typing import IO, TYPE_CHECKING, cast
 
 from granian_core.tls import connection_info
 
+from .connection import PREFACE, ProtocolError, StreamClosedError
 from .exchange import H2Exchange
 from .flow import AdaptiveWindow, ConnectionCredit
+from .frames import (
+    ENHANCE_YOUR_CALM,
+    NO_ERROR,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    SETTING_INITIAL_WINDOW_SIZE,
+    SETTING_MAX_FRAME_SIZE,
+    goaway_frame,
+)
 from .guards import ControlFrameGuard, ResetRateGuard
-from .headers import header_pair, parse_request_head, response_headers
+from .headers import header_pair, response_headers
 from .outbound import SendScheduler
 from .settings import ADAPTIVE_WINDOW_LIMIT, H2Settings, new_connection
 from .websocket import H2WebSocketStream, open_session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from granian_core.config import ServerConfig
     from granian_core.exchange import ConnectionInfo, Headers
     from granian_core.server.state import WorkerState
@@ -53,20 +44,12 @@ if TYPE_CHECKING:
 
 __all__ = ["PREFACE", "H2Protocol"]
 
-#: What an HTTP/2 client sends first (RFC 9113 §3.4); HTTP/1 switches on it.
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
 #: Opaque data of our PINGs: keep-alive probes and bandwidth-delay probes.
 _KEEPALIVE_PING = b"gran-ka\x00"
 _BDP_PING = b"gran-bdp"
 #: At most this much DATA is framed between two transport writes.
 _WRITE_BUDGET = 64 * 1024
 
-_NO_ERROR = int(ErrorCodes.NO_ERROR)
-_REFUSED_STREAM = int(ErrorCodes.REFUSED_STREAM)
-_ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
-_PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
-_WINDOW_SETTINGS = (SettingCodes.INITIAL_WINDOW_SIZE, SettingCodes.MAX_FRAME_SIZE)
 
 _settings_cache: list[tuple[ServerConfig, bool, H2Settings]] = []
 
@@ -91,8 +74,8 @@ class H2Protocol(asyncio.Protocol):
         websockets = state.interface.supports_websockets
         settings = self.settings = _settings_for(state.config, websockets)
         self.send_buffer_limit = settings.max_send_buffer_size
-        self._h2 = new_connection(settings)
-        self._scheduler = SendScheduler(self._h2, settings.max_send_buffer_size)
+        self._connection = new_connection(settings, self)
+        self._scheduler = SendScheduler(self._connection, settings.max_send_buffer_size)
         self._credit = ConnectionCredit(
             settings.connection_window, max(settings.connection_window, settings.stream_window)
         )
@@ -109,6 +92,8 @@ class H2Protocol(asyncio.Protocol):
         self._resets = ResetRateGuard(settings.max_concurrent_streams)
         self._control = ControlFrameGuard()
         self._streams: dict[int, H2Exchange] = {}
+        #: Requests of the input batch being processed, dispatched once it proved valid.
+        self._arrived: list[H2Exchange] = []
         self._transport: asyncio.Transport | None = None
         self._conn_info = conn_info
         self._paused = False  # transport write buffer over its high-water mark
@@ -129,7 +114,7 @@ class H2Protocol(asyncio.Protocol):
         initial_data: bytes,
         conn_info: ConnectionInfo | None = None,
     ) -> H2Protocol:
-        """Take over ``transport`` from HTTP/1 after it read the h2 preface (prior knowledge).
+        """Take over ``transport`` from HTTP/1 after it read the HTTP/2 preface (prior knowledge).
 
         ``initial_data`` is everything read so far, preface included. The caller
         must already have left ``state.connections`` and stopped its own timers.
@@ -148,7 +133,7 @@ class H2Protocol(asyncio.Protocol):
             self._conn_info = connection_info(transport)
             self.state.metrics.connections_handled += 1
         self.state.connections.add(self)
-        transport.write(self._h2.data_to_send())
+        transport.write(self._connection.data_to_send())
         self._arm_keepalive()
         if self.state.stopping:
             self.shutdown()
@@ -160,18 +145,24 @@ class H2Protocol(asyncio.Protocol):
         if not self._transport.get_write_buffer_size():
             self._control.drained()
         try:
-            events = self._h2.receive_data(data)
+            self._connection.receive_data(data)  # calls the on_* methods below
         except ProtocolError:
-            self._close(graceful=False)  # h2 queued a GOAWAY with the error code
+            # The connection queued a GOAWAY with the error code. The batch's requests
+            # are not started: their connection is failing.
+            self._arrived.clear()
+            self._close(graceful=False)
             return
-        handlers = _HANDLERS
-        for event in events:
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(self, event)
-                if self.closed:  # a handler may close the connection (abuse limits)
-                    return
+        if self._arrived:
+            self._dispatch_arrived()
         self._flush()
+
+    def _dispatch_arrived(self) -> None:
+        arrived = self._arrived
+        self._arrived = []
+        dispatch = self.state.dispatch
+        for exchange in arrived:
+            if not exchange.disconnected:  # not reset within the same batch
+                dispatch(exchange)
 
     def eof_received(self) -> bool | None:
         return None  # the client is done: close our side too
@@ -205,15 +196,14 @@ class H2Protocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """Send GOAWAY, let the open streams finish, then close.
 
-        The frame is built here, not with ``H2Connection.close_connection``, because
-        h2 refuses to send anything after its own GOAWAY: open streams could not finish.
+        The frame is built here, not with ``close_connection``, which stops the
+        connection at once: open streams could not finish.
         """
         if self._closed or self._last_stream_id is not None:
             return
         assert self._transport is not None
-        last = self._last_stream_id = self._h2.highest_inbound_stream_id
-        goaway = GoAwayFrame(0, last_stream_id=last, error_code=_NO_ERROR)
-        self._transport.write(self._h2.data_to_send() + goaway.serialize())
+        last = self._last_stream_id = self._connection.highest_inbound_stream_id
+        self._transport.write(self._connection.data_to_send() + goaway_frame(last, NO_ERROR))
         if not self._streams:
             self._close(graceful=True)
             return
@@ -247,8 +237,8 @@ class H2Protocol(asyncio.Protocol):
         if self._closed:
             return
         try:
-            self._h2.send_headers(exchange.stream_id, block, end_stream=end)
-        except ProtocolError:
+            self._connection.send_headers(exchange.stream_id, block, end_stream=end)
+        except StreamClosedError:
             self._stream_gone(exchange)
             return
         if end:
@@ -262,20 +252,20 @@ class H2Protocol(asyncio.Protocol):
             return
         try:
             self._scheduler.send_now(sender, data, end, direct=not self._paused)
-        except ProtocolError:
+        except StreamClosedError:
             self._stream_gone(exchange)
             return
         self._request_flush()
 
     def finish(self, exchange: H2Exchange) -> None:
-        """The stream's response end was handed to h2: forget the stream."""
+        """The stream's response end was handed to the connection: forget the stream."""
         stream_id = exchange.stream_id
         if self._streams.pop(stream_id, None) is None:
             return
         if exchange.remote_open:
             if exchange.sender.reset_code is None:
                 # Complete response, body still coming: ask the client to stop (RFC 9113 §8.1).
-                self._reset_stream(stream_id, _NO_ERROR)
+                self._reset_stream(stream_id, NO_ERROR)
             exchange.body_dropped()
         self._release(self._credit.consumed(exchange.take_unread()))
         self._request_flush()
@@ -291,111 +281,105 @@ class H2Protocol(asyncio.Protocol):
         """The application read ``size`` flow-controlled bytes: give the window back."""
         released = self._credit.consumed(size)
         if released:
-            self._h2.increment_flow_control_window(released)
+            self._connection.increment_flow_control_window(released)
         if exchange.remote_open:
-            stream_credit = exchange.credit.consumed(size, self._stream_batch)
-            if stream_credit:
-                # The stream may have closed meanwhile: its window no longer matters then.
-                with contextlib.suppress(ProtocolError):
-                    self._h2.increment_flow_control_window(stream_credit, exchange.stream_id)
-                released += stream_credit
+            released += self._stream_credit(exchange, size)
         if released:
             self._request_flush()
 
-    # -- h2 events -------------------------------------------------------------------------------
-    def _on_request(self, event: RequestReceived) -> None:
-        stream_id = event.stream_id
+    # -- ConnectionEvents (called by the connection while it processes input) ------------------
+    def on_request(self, stream_id: int, head: RequestHead, ended: bool) -> None:
         if self._last_stream_id is not None and stream_id > self._last_stream_id:
-            self._reset_stream(stream_id, _REFUSED_STREAM)  # opened after our GOAWAY
+            self._reset_stream(stream_id, REFUSED_STREAM)  # opened after our GOAWAY
             return
         assert self._conn_info is not None
-        head = parse_request_head(event.headers)
-        ended = event.stream_ended is not None
         if head.protocol is not None:
             self._open_extended_connect(stream_id, head, head.protocol, ended)
             return
         exchange = H2Exchange(self, self._conn_info, stream_id, head, ended)
         self._streams[stream_id] = exchange
-        self.state.dispatch(exchange)
+        self._arrived.append(exchange)
 
     def _open_extended_connect(
         self, stream_id: int, head: RequestHead, protocol: str, ended: bool
     ) -> None:
-        """RFC 8441: a ``CONNECT`` with ``:protocol`` (h2 checked the pseudo-headers)."""
+        """RFC 8441: a ``CONNECT`` with ``:protocol`` (its pseudo-headers were checked)."""
         if not self.settings.enable_connect_protocol:
             # Not advertised: the request is malformed (RFC 8441 §3).
-            self._reset_stream(stream_id, _PROTOCOL_ERROR)
+            self._reset_stream(stream_id, PROTOCOL_ERROR)
             return
         assert self._conn_info is not None
         stream = H2WebSocketStream(self, self._conn_info, stream_id, head, ended)
         self._streams[stream_id] = stream
         open_session(self.state, stream, protocol)
 
-    def _on_data(self, event: DataReceived) -> None:
-        size = event.flow_controlled_length
+    def on_data(self, stream_id: int, data: bytes, flow_length: int) -> None:
         credit = self._credit
-        released = credit.received(size)
-        exchange = self._streams.get(event.stream_id)
-        if exchange is not None and exchange.remote_open and event.data:
-            exchange.feed(event.data, size)
+        released = credit.received(flow_length)
+        exchange = self._streams.get(stream_id)
+        if exchange is not None and exchange.remote_open and data:
+            exchange.feed(data, flow_length)
         else:
-            released += credit.consumed(size)  # padding only, or a finished stream: discard
+            released += credit.consumed(flow_length)  # padding only, or a finished stream
             if exchange is not None and exchange.remote_open:
-                self._stream_credit(exchange, size)
+                self._stream_credit(exchange, flow_length)
         self._release(released)
-        adaptive = self._adaptive
-        if adaptive is not None and adaptive.data_received(size):
-            self._h2.ping(_BDP_PING)
+        self._probe(flow_length)
 
-    def _on_stream_ended(self, event: StreamEnded) -> None:
-        exchange = self._streams.get(event.stream_id)
+    def on_discarded(self, flow_length: int) -> None:
+        credit = self._credit
+        self._release(credit.received(flow_length) + credit.consumed(flow_length))
+        self._probe(flow_length)
+
+    def on_stream_ended(self, stream_id: int) -> None:
+        exchange = self._streams.get(stream_id)
         if exchange is not None:
             exchange.end_of_body()
 
-    def _on_trailers(self, event: TrailersReceived) -> None:
-        exchange = self._streams.get(event.stream_id)
+    def on_trailers(self, stream_id: int, trailers: list[tuple[bytes, bytes]]) -> None:
+        exchange = self._streams.get(stream_id)
         if exchange is not None:
-            exchange.trailers = list(event.headers)
+            exchange.trailers = trailers
 
-    def _on_reset(self, event: StreamReset) -> None:
-        exchange = self._streams.get(event.stream_id)
+    def on_reset(self, stream_id: int, error_code: int, remote: bool) -> None:
+        """A client reset, or our reset of a stream the client misused: both count."""
+        exchange = self._streams.get(stream_id)
         if exchange is not None:
             self._forget(exchange)
-        if event.remote_reset and self._resets.reset(self.loop.time()):
+        if self._resets.reset(self.loop.time()):
             self._calm()
 
-    def _on_window_update(self, event: WindowUpdated) -> None:
-        if event.stream_id:
-            self._scheduler.unblock(event.stream_id)
+    def on_window_update(self, stream_id: int) -> None:
+        if stream_id:
+            self._scheduler.unblock(stream_id)
         else:
             self._scheduler.unblock_all()
 
-    def _on_settings(self, event: RemoteSettingsChanged) -> None:
+    def on_settings(self, changed: dict[int, int]) -> None:
         if self._control.control_frame():
             self._calm()
             return
-        changed = event.changed_settings
-        if any(code in changed for code in _WINDOW_SETTINGS):
+        if SETTING_INITIAL_WINDOW_SIZE in changed or SETTING_MAX_FRAME_SIZE in changed:
             self._scheduler.unblock_all()
 
-    def _on_ping(self, event: PingReceived) -> None:
+    def on_ping(self, opaque: bytes) -> None:
         if self._control.control_frame():
             self._calm()
 
-    def _on_ping_ack(self, event: PingAckReceived) -> None:
-        if event.ping_data == _KEEPALIVE_PING:
+    def on_ping_ack(self, opaque: bytes) -> None:
+        if opaque == _KEEPALIVE_PING:
             if self._ping_deadline is not None:
                 self._ping_deadline.cancel()
                 self._ping_deadline = None
             self._arm_keepalive()
-        elif event.ping_data == _BDP_PING and self._adaptive is not None:
+        elif opaque == _BDP_PING and self._adaptive is not None:
             grown = self._adaptive.probe_acked()
             if grown is not None:
                 self._grow_windows(grown)
 
-    def _on_terminated(self, event: ConnectionTerminated) -> None:
-        # h2 accepts no more frames after a GOAWAY from the client: nothing left to finish.
-        self._close(graceful=event.error_code == _NO_ERROR)
+    def on_terminated(self, error_code: int, last_stream_id: int) -> None:
+        # A client's GOAWAY ends the connection here: nothing left to finish.
+        self._close(graceful=error_code == NO_ERROR)
 
     # -- internals -------------------------------------------------------------------------------
     def _request_flush(self) -> None:
@@ -410,11 +394,11 @@ class H2Protocol(asyncio.Protocol):
         if self._closed or transport is None:
             return
         scheduler = self._scheduler
-        h2 = self._h2
+        connection = self._connection
         while True:
             if not self._paused and scheduler.has_ready:
                 scheduler.pump(_WRITE_BUDGET)
-            data = h2.data_to_send()
+            data = connection.data_to_send()
             if data:
                 transport.write(data)
             if not data or self._paused or not scheduler.has_ready:
@@ -422,19 +406,28 @@ class H2Protocol(asyncio.Protocol):
         if self._last_stream_id is not None and not self._streams:
             self._close(graceful=True)
 
+    def _probe(self, size: int) -> None:
+        """Adaptive window: count received bytes, start a bandwidth-delay probe when due."""
+        adaptive = self._adaptive
+        if adaptive is not None and adaptive.data_received(size):
+            self._connection.ping(_BDP_PING)
+
     def _release(self, credit: int) -> None:
         if credit:
-            self._h2.increment_flow_control_window(credit)
+            self._connection.increment_flow_control_window(credit)
 
-    def _stream_credit(self, exchange: H2Exchange, size: int) -> None:
+    def _stream_credit(self, exchange: H2Exchange, size: int) -> int:
+        """Stream window credit for ``size`` consumed bytes, sent when a batch is due."""
         credit = exchange.credit.consumed(size, self._stream_batch)
         if credit:
-            with contextlib.suppress(ProtocolError):
-                self._h2.increment_flow_control_window(credit, exchange.stream_id)
+            # The stream may have closed meanwhile: its window no longer matters then.
+            with contextlib.suppress(StreamClosedError):
+                self._connection.increment_flow_control_window(credit, exchange.stream_id)
+        return credit
 
     def _reset_stream(self, stream_id: int, error_code: int) -> None:
-        with contextlib.suppress(ProtocolError):  # already closed on both sides
-            self._h2.reset_stream(stream_id, error_code)
+        with contextlib.suppress(StreamClosedError):  # already closed on both sides
+            self._connection.reset_stream(stream_id, error_code)
 
     def _forget(self, exchange: H2Exchange) -> None:
         """Drop a stream that will send nothing more (reset either way)."""
@@ -450,10 +443,10 @@ class H2Protocol(asyncio.Protocol):
     def _grow_windows(self, window: int) -> None:
         """Adaptive window: raise the connection window and the streams' initial window."""
         if window > self._connection_window:
-            self._h2.increment_flow_control_window(window - self._connection_window)
+            self._connection.increment_flow_control_window(window - self._connection_window)
             self._connection_window = window
         if window > self._stream_window:
-            self._h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: window})
+            self._connection.update_settings({SETTING_INITIAL_WINDOW_SIZE: window})
             self._stream_window = window
             self._stream_batch = max(1, window // 4)
         connection_window = self._connection_window
@@ -468,7 +461,7 @@ class H2Protocol(asyncio.Protocol):
         self._keepalive = None
         if self._closed:
             return
-        self._h2.ping(_KEEPALIVE_PING)
+        self._connection.ping(_KEEPALIVE_PING)
         self._request_flush()
         timeout = self.settings.keep_alive_timeout
         self._ping_deadline = self.loop.call_later(timeout, self._keepalive_expired)
@@ -485,12 +478,11 @@ class H2Protocol(asyncio.Protocol):
 
     def _calm(self) -> None:
         """The client crossed an abuse limit: GOAWAY(ENHANCE_YOUR_CALM) and close."""
-        with contextlib.suppress(ProtocolError):
-            self._h2.close_connection(error_code=_ENHANCE_YOUR_CALM)
+        self._connection.close_connection(ENHANCE_YOUR_CALM)
         self._close(graceful=False)
 
     def _close(self, graceful: bool) -> None:
-        """Write what h2 still holds, then close; a non-graceful close does not wait for
+        """Write what the connection still holds, then close; a non-graceful close does not wait for
         a peer that does not read, and fails every open stream at once."""
         if self._closed:
             return
@@ -498,7 +490,7 @@ class H2Protocol(asyncio.Protocol):
         self._cancel_timers()
         transport = self._transport
         if transport is not None:
-            data = self._h2.data_to_send()
+            data = self._connection.data_to_send()
             if data:
                 transport.write(data)
             if graceful or not transport.get_write_buffer_size():
@@ -513,17 +505,3 @@ class H2Protocol(asyncio.Protocol):
         for exchange in streams:
             self._scheduler.discard(exchange.sender)
             exchange.lost()
-
-
-_HANDLERS: dict[type[Any], Callable[[H2Protocol, Any], None]] = {
-    RequestReceived: H2Protocol._on_request,
-    DataReceived: H2Protocol._on_data,
-    StreamEnded: H2Protocol._on_stream_ended,
-    TrailersReceived: H2Protocol._on_trailers,
-    StreamReset: H2Protocol._on_reset,
-    WindowUpdated: H2Protocol._on_window_update,
-    RemoteSettingsChanged: H2Protocol._on_settings,
-    PingReceived: H2Protocol._on_ping,
-    PingAckReceived: H2Protocol._on_ping_ack,
-    ConnectionTerminated: H2Protocol._on_terminated,
-}

@@ -1,4 +1,4 @@
-"""HTTP/2 limits derived from the ``http2_*`` options, and a configured ``H2Connection``.
+"""HTTP/2 limits derived from the ``http2_*`` options, and a configured ``ServerConnection``.
 
 Values the protocol forbids are clamped rather than rejected, because Granian's
 option ranges are wider than RFC 9113 allows (``--http2-max-frame-size`` accepts
@@ -10,34 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from h2.config import H2Configuration
-from h2.connection import H2Connection
-from h2.settings import SettingCodes, Settings
-
-from .hpack_encoder import LiteralEncoder
+from .connection import DEFAULT_WINDOW, MAX_FRAME_SIZE, MIN_FRAME_SIZE, ServerConnection
+from .frames import (
+    MAX_WINDOW,
+    SETTING_ENABLE_CONNECT_PROTOCOL,
+    SETTING_INITIAL_WINDOW_SIZE,
+    SETTING_MAX_CONCURRENT_STREAMS,
+    SETTING_MAX_FRAME_SIZE,
+    SETTING_MAX_HEADER_LIST_SIZE,
+)
 
 if TYPE_CHECKING:
     from granian_core.config import ServerConfig
 
+    from .connection import ConnectionEvents
+
 __all__ = ["H2Settings", "new_connection"]
 
-#: RFC 9113 §6.5.2 bounds and the window every connection starts with.
-MIN_FRAME_SIZE = 16_384
-MAX_FRAME_SIZE = 16_777_215
-MAX_WINDOW = 2**31 - 1
-DEFAULT_WINDOW = 65_535
 #: Adaptive windows never grow beyond this (per stream and per connection).
 ADAPTIVE_WINDOW_LIMIT = 16 * 1024 * 1024
-
-#: Shared by every connection: the object is only read by h2. Inbound validation stays
-#: on (smuggling defence); outbound checks are done by ``headers.response_headers``.
-_H2_CONFIG = H2Configuration(
-    client_side=False,
-    header_encoding=None,
-    validate_inbound_headers=True,
-    validate_outbound_headers=False,
-    normalize_outbound_headers=False,
-)
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -81,29 +72,18 @@ class H2Settings:
         )
 
 
-def new_connection(settings: H2Settings) -> H2Connection:
-    """A server ``H2Connection`` whose preamble (SETTINGS + window raise) is ready to send.
+def new_connection(settings: H2Settings, handler: ConnectionEvents) -> ServerConnection:
+    """A ``ServerConnection`` whose preamble (SETTINGS + window raise) is ready to send.
 
-    The local settings are installed before ``initiate_connection`` instead of via
-    ``update_settings``, so they apply from the first frame (an ``update_settings``
-    only applies once the peer ACKs it, leaving h2's defaults in force until then).
+    The local settings are in force from the first frame received, not only once the
+    client acknowledges them (later changes, via ``update_settings``, wait for the ACK).
     """
-    conn = H2Connection(config=_H2_CONFIG)
-    # Stateless, cached response-head encoding (a fraction of hpack's cost per response).
-    conn.encoder = LiteralEncoder()  # type: ignore[assignment]
-    initial = {
-        SettingCodes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
-        SettingCodes.INITIAL_WINDOW_SIZE: settings.stream_window,
-        SettingCodes.MAX_FRAME_SIZE: settings.max_frame_size,
-        SettingCodes.MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
+    local = {
+        SETTING_MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
+        SETTING_INITIAL_WINDOW_SIZE: settings.stream_window,
+        SETTING_MAX_FRAME_SIZE: settings.max_frame_size,
+        SETTING_MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
     }
     if settings.enable_connect_protocol:
-        initial[SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
-    conn.local_settings = Settings(client=False, initial_values=initial)
-    # h2 copies these two from local_settings in its constructor: keep them in step.
-    conn.max_inbound_frame_size = settings.max_frame_size
-    conn.decoder.max_header_list_size = settings.max_header_list_size
-    conn.initiate_connection()
-    if settings.connection_window > DEFAULT_WINDOW:
-        conn.increment_flow_control_window(settings.connection_window - DEFAULT_WINDOW)
-    return conn
+        local[SETTING_ENABLE_CONNECT_PROTOCOL] = 1
+    return ServerConnection(handler, local, settings.connection_window)

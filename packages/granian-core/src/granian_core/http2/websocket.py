@@ -25,14 +25,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
-from h2.errors import ErrorCodes
-
 from granian_core.exchange import ConnectionInfo, Headers, ResponseError
 from granian_core.ws import limits as ws_limits
 from granian_core.ws.handshake import HandshakeError, check_h2_connect
 from granian_core.ws.session import CoreSession
 
 from .exchange import H2Exchange
+from .frames import CANCEL
 
 if TYPE_CHECKING:
     import asyncio
@@ -46,8 +45,6 @@ __all__ = ["H2WebSocketStream", "open_session"]
 
 logger = logging.getLogger("_granian")
 
-#: RFC 8441 §5: a reset with CANCEL is the TCP RST of a WebSocket over HTTP/2.
-CANCEL: Final = int(ErrorCodes.CANCEL)
 _TEXT_PLAIN: Final = (b"content-type", b"text/plain; charset=utf-8")
 _WEBSOCKET: Final = "websocket"
 

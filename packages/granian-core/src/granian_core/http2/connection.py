@@ -1,0 +1,744 @@
+"""``ServerConnection``: the server side of one HTTP/2 connection, sans-IO (RFC 9113).
+
+Bytes in: ``receive_data`` checks the client preface, parses frames out of the
+buffer by offset, enforces the protocol (stream states, header blocks, flow control,
+frame sizes, settings) and reports what happened by calling the methods of a
+:class:`ConnectionEvents` handler, in order, as each frame is processed. A peer
+violation that concerns one stream resets that stream (``RST_STREAM``); a
+connection error queues ``GOAWAY`` and raises :class:`ProtocolError`, after which
+the connection processes nothing more.
+
+Bytes out: the ``send_*`` methods append ready frames to a list; ``data_to_send``
+joins it once per write. PING and SETTINGS are acknowledged automatically.
+
+What the server needs and nothing else: no server push, no priorities (parsed and
+ignored, RFC 9113 §5.3.2), no client role. Request header blocks are decoded by
+``hpack_decoder`` and validated by ``headers.parse_request_head``; response blocks
+are encoded by ``hpack_encoder.LiteralEncoder``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Protocol
+
+from .frames import (
+    COMPRESSION_ERROR,
+    CONTINUATION,
+    DATA,
+    ENHANCE_YOUR_CALM,
+    FLAG_ACK,
+    FLAG_END_HEADERS,
+    FLAG_END_STREAM,
+    FLAG_PADDED,
+    FLAG_PRIORITY,
+    FLOW_CONTROL_ERROR,
+    FRAME_HEADER,
+    FRAME_SIZE_ERROR,
+    HEADERS,
+    MAX_WINDOW,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    SETTING_ENABLE_CONNECT_PROTOCOL,
+    SETTING_ENABLE_PUSH,
+    SETTING_HEADER_TABLE_SIZE,
+    SETTING_INITIAL_WINDOW_SIZE,
+    SETTING_MAX_CONCURRENT_STREAMS,
+    SETTING_MAX_FRAME_SIZE,
+    SETTING_MAX_HEADER_LIST_SIZE,
+    SETTINGS,
+    SETTINGS_ACK,
+    STREAM_CLOSED,
+    frame_header,
+    goaway_frame,
+    headers_frames,
+    parse_header,
+    parse_settings,
+    ping_frame,
+    rst_stream_frame,
+    settings_frame,
+    window_update_frame,
+)
+from .headers import MalformedHeaders, parse_request_head, request_trailers
+from .hpack_decoder import HeaderBlockDecoder, HeaderListTooLarge, HPACKError
+from .hpack_encoder import LiteralEncoder
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .headers import RequestHead
+
+__all__ = [
+    "PREFACE",
+    "ConnectionEvents",
+    "ProtocolError",
+    "ServerConnection",
+    "StreamClosedError",
+]
+
+#: What an HTTP/2 client sends first (RFC 9113 §3.4).
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: RFC 9113 defaults, in force until the peer's SETTINGS say otherwise.
+DEFAULT_WINDOW = 65_535
+MIN_FRAME_SIZE = 16_384
+MAX_FRAME_SIZE = 16_777_215
+
+#: CONTINUATION frames allowed per header block (an empty-CONTINUATION flood costs
+#: nothing in bytes, so the count is bounded too; h2 allowed the same 64).
+MAX_CONTINUATIONS = 64
+#: How many closed streams are remembered (at least; at most twice as many) to tell
+#: late frames from protocol errors.
+CLOSED_STREAM_MEMORY = 1024
+
+_STREAM_MASK = 0x7FFFFFFF
+_HEADERS_TYPE = HEADERS << 40  # the type byte of a frame header, as an int
+_PREFACE_SIZE = len(PREFACE)
+
+#: How a remembered stream was closed (RFC 9113 §5.1 treats late frames by cause).
+_RESET_SENT = 1  # in-flight frames are expected: ignored
+_RESET_RECEIVED = 2  # the peer knows: its frames are stream errors
+_ENDED = 3  # both sides sent END_STREAM: DATA or HEADERS are connection errors
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; a GOAWAY with ``error_code`` is queued to send."""
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+class StreamClosedError(Exception):
+    """A frame was to be sent on a stream that can no longer carry it."""
+
+    def __init__(self, stream_id: int) -> None:
+        super().__init__(f"Stream {stream_id} is closed")
+        self.stream_id = stream_id
+
+
+class ConnectionEvents(Protocol):
+    """What a :class:`ServerConnection` reports while it processes received frames."""
+
+    def on_request(self, stream_id: int, head: RequestHead, ended: bool) -> None:
+        """A new stream's valid request head; ``ended`` when it has no body."""
+
+    def on_data(self, stream_id: int, data: bytes, flow_length: int) -> None:
+        """Body bytes of an open stream; ``flow_length`` includes padding."""
+
+    def on_discarded(self, flow_length: int) -> None:
+        """DATA for a stream that is gone: its connection window credit must go back."""
+
+    def on_trailers(self, stream_id: int, trailers: list[tuple[bytes, bytes]]) -> None:
+        """The request's trailers (``on_stream_ended`` follows)."""
+
+    def on_stream_ended(self, stream_id: int) -> None:
+        """The request body is complete (the client's END_STREAM)."""
+
+    def on_reset(self, stream_id: int, error_code: int, remote: bool) -> None:
+        """The stream is closed: reset by the client (``remote``) or for its error by us."""
+
+    def on_window_update(self, stream_id: int) -> None:
+        """Send window grew: one stream's, or the connection's (``stream_id`` 0)."""
+
+    def on_settings(self, changed: dict[int, int]) -> None:
+        """The client's SETTINGS were applied (and acknowledged)."""
+
+    def on_ping(self, opaque: bytes) -> None:
+        """A PING (already acknowledged)."""
+
+    def on_ping_ack(self, opaque: bytes) -> None:
+        """The acknowledgement of one of our PINGs."""
+
+    def on_terminated(self, error_code: int, last_stream_id: int) -> None:
+        """The client sent GOAWAY: nothing more is processed."""
+
+
+class _Stream:
+    """Per-stream state: which sides are open, both windows, the declared body length."""
+
+    __slots__ = ("expected", "local_open", "received", "recv_window", "remote_open", "send_window")
+
+    def __init__(
+        self, recv_window: int, send_window: int, expected: int | None, remote_open: bool
+    ) -> None:
+        self.recv_window = recv_window
+        self.send_window = send_window
+        self.expected = expected  # content-length, checked against the DATA received
+        self.received = 0
+        self.remote_open = remote_open
+        self.local_open = True
+
+
+class ServerConnection:
+    """One HTTP/2 server connection; see the module docstring."""
+
+    def __init__(
+        self,
+        handler: ConnectionEvents,
+        local_settings: dict[int, int],
+        connection_window: int = DEFAULT_WINDOW,
+    ) -> None:
+        """``local_settings`` are sent in the first SETTINGS frame and in force from the
+        first frame received; a ``connection_window`` over 65535 is announced with a
+        WINDOW_UPDATE right after them."""
+        self.handler = handler
+        self.encoder = LiteralEncoder()
+        self.decoder = HeaderBlockDecoder()
+        self.streams: dict[int, _Stream] = {}
+        self.highest_inbound_stream_id = 0
+        # Local settings (what the client must respect).
+        self.max_concurrent_streams = 2**31 - 1
+        self.max_inbound_frame_size = MIN_FRAME_SIZE
+        self._local_window = DEFAULT_WINDOW
+        self._apply_local(local_settings)
+        self._unacked: deque[dict[int, int]] = deque([{}])  # the first SETTINGS: applied
+        # Remote settings (what we respect).
+        self.max_outbound_frame_size = MIN_FRAME_SIZE
+        self._remote_window = DEFAULT_WINDOW
+        # Connection windows: what we may send, what the client may still send.
+        self._send_window = DEFAULT_WINDOW
+        self._recv_window = max(connection_window, DEFAULT_WINDOW)
+        self._out: list[bytes] = [settings_frame(local_settings)]
+        if self._recv_window > DEFAULT_WINDOW:
+            self._out.append(window_update_frame(0, self._recv_window - DEFAULT_WINDOW))
+        # Input state.
+        self._closed = False  # GOAWAY sent or received: nothing more is processed
+        self._preface = True  # the client preface is still expected
+        self._first_frame = True  # ... then its SETTINGS frame
+        self._pending: list[bytes] = []  # input bytes not yet parsed
+        self._pending_size = 0
+        self._needed = _PREFACE_SIZE  # bytes needed before parsing can progress
+        # Closed streams → how they closed, in two generations (the older is dropped
+        # whole when the newer is full: no per-stream eviction).
+        self._closed_streams: dict[int, int] = {}
+        self._closed_before: dict[int, int] = {}
+        # A header block being assembled (HEADERS without END_HEADERS, then CONTINUATION).
+        self._block_stream = 0
+        self._block_end_stream = False
+        self._block_bad_priority = False
+        self._block_parts: list[bytes] = []
+        self._block_size = 0
+        self._block_frames = 0
+
+    # == output ===============================================================================
+    def data_to_send(self) -> bytes:
+        """Everything queued since the last call, as one ``bytes``."""
+        out = self._out
+        if not out:
+            return b""
+        data = b"".join(out)
+        out.clear()
+        return data
+
+    def send_headers(
+        self, stream_id: int, headers: Iterable[tuple[bytes, bytes]], end_stream: bool = False
+    ) -> None:
+        """A response head or trailers (``end_stream``) as HEADERS (+ CONTINUATION)."""
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.local_open:
+            raise StreamClosedError(stream_id)
+        block = self.encoder.encode(headers)
+        size = len(block)
+        if size <= self.max_outbound_frame_size:
+            flags = FLAG_END_HEADERS | FLAG_END_STREAM if end_stream else FLAG_END_HEADERS
+            # frame_header(size, HEADERS, flags, stream_id), inlined: once per response.
+            head = (size << 48 | _HEADERS_TYPE | flags << 32 | stream_id).to_bytes(9, "big")
+            self._out += (head, block)
+        else:
+            self._out += headers_frames(stream_id, block, end_stream, self.max_outbound_frame_size)
+        if end_stream:
+            self._local_ended(stream_id, stream)
+
+    def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
+        """One DATA frame; ``data`` must fit the windows and the peer's frame size."""
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.local_open:
+            raise StreamClosedError(stream_id)
+        size = len(data)
+        flags = FLAG_END_STREAM if end_stream else 0
+        if size:
+            if size > stream.send_window or size > self._send_window:
+                raise ValueError("DATA larger than the flow-control window")
+            if size > self.max_outbound_frame_size:
+                raise ValueError("DATA larger than the peer's frame size")
+            stream.send_window -= size
+            self._send_window -= size
+            # frame_header(size, DATA, flags, stream_id), inlined (DATA is type 0).
+            self._out += ((size << 48 | flags << 32 | stream_id).to_bytes(9, "big"), data)
+        else:
+            self._out.append(frame_header(0, DATA, flags, stream_id))
+        if end_stream:
+            self._local_ended(stream_id, stream)
+
+    def end_stream(self, stream_id: int) -> None:
+        """END_STREAM on an empty DATA frame."""
+        self.send_data(stream_id, b"", end_stream=True)
+
+    def reset_stream(self, stream_id: int, error_code: int) -> None:
+        """RST_STREAM; the stream is closed on both sides at once."""
+        if self.streams.pop(stream_id, None) is None:
+            raise StreamClosedError(stream_id)
+        self._out.append(rst_stream_frame(stream_id, error_code))
+        self._remember(stream_id, _RESET_SENT)
+
+    def increment_flow_control_window(self, increment: int, stream_id: int | None = None) -> None:
+        """Give the client ``increment`` bytes of window (WINDOW_UPDATE)."""
+        if stream_id:
+            stream = self.streams.get(stream_id)
+            if stream is None:
+                raise StreamClosedError(stream_id)
+            stream.recv_window += increment
+        else:
+            self._recv_window += increment
+        self._out.append(window_update_frame(stream_id or 0, increment))
+
+    def update_settings(self, changes: dict[int, int]) -> None:
+        """Send new local settings; they apply once the client acknowledges them."""
+        self._out.append(settings_frame(changes))
+        self._unacked.append(dict(changes))
+
+    def ping(self, opaque: bytes) -> None:
+        """A PING with 8 bytes of ``opaque`` data (answered by ``on_ping_ack``)."""
+        self._out.append(ping_frame(opaque))
+
+    def close_connection(self, error_code: int) -> None:
+        """GOAWAY with ``error_code``; nothing more is received afterwards."""
+        if not self._closed:
+            self._out.append(goaway_frame(self.highest_inbound_stream_id, error_code))
+            self._closed = True
+
+    def local_flow_control_window(self, stream_id: int) -> int:
+        """How many DATA bytes the stream may send now (both windows)."""
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise StreamClosedError(stream_id)
+        window = stream.send_window
+        return window if window < self._send_window else self._send_window
+
+    # == input ================================================================================
+    def receive_data(self, data: bytes) -> None:
+        """Process received bytes; raises :class:`ProtocolError` on a connection error."""
+        if self._closed:
+            return
+        pending = self._pending
+        if pending:
+            pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size < self._needed:
+                return  # a large frame still arriving: join once it is whole
+            data = b"".join(pending)
+            pending.clear()
+        try:
+            used = self._parse(data)
+        except ProtocolError as exc:
+            if not self._closed:
+                self._closed = True
+                self._out.append(goaway_frame(self.highest_inbound_stream_id, exc.error_code))
+            raise
+        if used < len(data) and not self._closed:
+            rest = data[used:] if used else data
+            pending.append(rest)
+            self._pending_size = len(rest)
+
+    def _parse(self, data: bytes) -> int:
+        """Process the whole frames of ``data``; returns the bytes used."""
+        end = len(data)
+        offset = 0
+        if self._preface:
+            if end < _PREFACE_SIZE:
+                self._needed = _PREFACE_SIZE
+                return 0
+            if not data.startswith(PREFACE):
+                raise ProtocolError(PROTOCOL_ERROR, "Invalid connection preface")
+            self._preface = False
+            offset = _PREFACE_SIZE
+        handlers = _FRAME_HANDLERS
+        while not self._closed:
+            if end - offset < FRAME_HEADER:
+                self._needed = FRAME_HEADER
+                break
+            length, frame_type, flags, stream_id = parse_header(data, offset)
+            if length > self.max_inbound_frame_size:
+                raise ProtocolError(FRAME_SIZE_ERROR, "Frame larger than MAX_FRAME_SIZE")
+            stop = offset + FRAME_HEADER + length
+            if stop > end:
+                self._needed = stop - offset
+                break
+            payload = data[offset + FRAME_HEADER : stop]
+            offset = stop
+            if self._first_frame:
+                if frame_type != SETTINGS or flags & FLAG_ACK:
+                    raise ProtocolError(PROTOCOL_ERROR, "The first frame must be SETTINGS")
+                self._first_frame = False
+            if self._block_stream and (
+                frame_type != CONTINUATION or stream_id != self._block_stream
+            ):
+                raise ProtocolError(PROTOCOL_ERROR, "Header block interrupted")
+            if frame_type < 10:
+                handlers[frame_type](self, flags, stream_id, payload)
+            # Unknown frame types are ignored (RFC 9113 §5.5).
+        return offset
+
+    # -- HEADERS / CONTINUATION ---------------------------------------------------------------
+    def _receive_headers_frame(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "HEADERS on stream 0")
+        bad_priority = False
+        if flags & (FLAG_PADDED | FLAG_PRIORITY):
+            payload, bad_priority = _headers_payload(flags, stream_id, payload)
+        end_stream = bool(flags & FLAG_END_STREAM)
+        if flags & FLAG_END_HEADERS:
+            self._header_block(stream_id, end_stream, payload, bad_priority)
+            return
+        self._block_stream = stream_id
+        self._block_end_stream = end_stream
+        self._block_bad_priority = bad_priority
+        self._block_parts = [payload]
+        self._block_size = len(payload)
+        self._block_frames = 0
+
+    def _receive_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not self._block_stream:
+            raise ProtocolError(PROTOCOL_ERROR, "CONTINUATION without a header block")
+        self._block_frames += 1
+        if self._block_frames > MAX_CONTINUATIONS:
+            raise ProtocolError(PROTOCOL_ERROR, "Too many CONTINUATION frames")
+        self._block_size += len(payload)
+        if self._block_size > self.decoder.max_header_list_size + MIN_FRAME_SIZE:
+            raise ProtocolError(ENHANCE_YOUR_CALM, "Header block too large")
+        self._block_parts.append(payload)
+        if flags & FLAG_END_HEADERS:
+            block = b"".join(self._block_parts)
+            self._block_parts = []
+            self._block_stream = 0
+            self._header_block(stream_id, self._block_end_stream, block, self._block_bad_priority)
+
+    def _header_block(
+        self, stream_id: int, end_stream: bool, block: bytes, bad_priority: bool
+    ) -> None:
+        """A complete header block: a new request, trailers, or a late block to drop."""
+        stream = self.streams.get(stream_id)
+        if stream is not None:
+            fields = self._decode(block)
+            if bad_priority:
+                self._stream_error(stream_id, PROTOCOL_ERROR)
+            else:
+                self._trailers(stream_id, stream, fields, end_stream)
+            return
+        if stream_id <= self.highest_inbound_stream_id:
+            self._decode(block)  # the HPACK table must stay in step with the client's
+            self._late_frame(stream_id, is_data=False)
+            return
+        if not stream_id & 1:
+            raise ProtocolError(PROTOCOL_ERROR, "Client opened an even-numbered stream")
+        fields = self._decode(block)
+        self.highest_inbound_stream_id = stream_id
+        if len(self.streams) >= self.max_concurrent_streams:
+            # A stream error (RFC 9113 §5.1.2): the client may retry it later; the
+            # connection and its other streams carry on.
+            self._stream_error(stream_id, REFUSED_STREAM)
+            return
+        if bad_priority:
+            self._stream_error(stream_id, PROTOCOL_ERROR)
+            return
+        try:
+            head = parse_request_head(fields)
+        except MalformedHeaders:
+            self._stream_error(stream_id, PROTOCOL_ERROR)
+            return
+        expected = head.content_length
+        if end_stream and expected:
+            self._stream_error(stream_id, PROTOCOL_ERROR)  # announced a body it did not send
+            return
+        self.streams[stream_id] = _Stream(
+            self._local_window, self._remote_window, expected, not end_stream
+        )
+        self.handler.on_request(stream_id, head, end_stream)
+
+    def _trailers(
+        self, stream_id: int, stream: _Stream, fields: list[tuple[bytes, bytes]], end: bool
+    ) -> None:
+        if not stream.remote_open:
+            self._stream_error(stream_id, STREAM_CLOSED)
+            return
+        try:
+            if not end:
+                raise MalformedHeaders("Trailers without END_STREAM")
+            trailers = request_trailers(fields)
+        except MalformedHeaders:
+            self._stream_error(stream_id, PROTOCOL_ERROR)
+            return
+        if stream.expected is not None and stream.expected != stream.received:
+            self._stream_error(stream_id, PROTOCOL_ERROR)
+            return
+        self.handler.on_trailers(stream_id, trailers)
+        self._remote_ended(stream_id, stream)
+
+    def _decode(self, block: bytes) -> list[tuple[bytes, bytes]]:
+        try:
+            return self.decoder.decode(block)
+        except HeaderListTooLarge:
+            raise ProtocolError(ENHANCE_YOUR_CALM, "Header list too large") from None
+        except HPACKError as exc:
+            raise ProtocolError(COMPRESSION_ERROR, f"HPACK: {exc}") from None
+
+    # -- DATA ------------------------------------------------------------------------------
+    def _receive_data_frame(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "DATA on stream 0")
+        flow_length = len(payload)
+        if flags & FLAG_PADDED:
+            payload = _unpadded(payload, 0)
+        self._recv_window -= flow_length
+        if self._recv_window < 0:
+            raise ProtocolError(FLOW_CONTROL_ERROR, "DATA beyond the connection window")
+        stream = self.streams.get(stream_id)
+        if stream is None or not stream.remote_open:
+            self._data_not_expected(stream_id, stream, flow_length)
+            return
+        stream.recv_window -= flow_length
+        if stream.recv_window < 0:
+            raise ProtocolError(FLOW_CONTROL_ERROR, "DATA beyond the stream window")
+        end_stream = flags & FLAG_END_STREAM
+        expected = stream.expected
+        if expected is not None:
+            received = stream.received = stream.received + len(payload)
+            if received > expected or (end_stream and received != expected):
+                self.handler.on_discarded(flow_length)
+                self._stream_error(stream_id, PROTOCOL_ERROR)  # body length != content-length
+                return
+        self.handler.on_data(stream_id, payload, flow_length)
+        if end_stream:
+            self._remote_ended(stream_id, stream)
+
+    def _data_not_expected(self, stream_id: int, stream: _Stream | None, flow_length: int) -> None:
+        if stream is None and (stream_id > self.highest_inbound_stream_id or not stream_id & 1):
+            raise ProtocolError(PROTOCOL_ERROR, "DATA on an idle stream")
+        self.handler.on_discarded(flow_length)
+        if stream is not None:  # half-closed (remote): the client already ended it
+            self._stream_error(stream_id, STREAM_CLOSED)
+        else:
+            self._late_frame(stream_id, is_data=True)
+
+    # -- stream closing ----------------------------------------------------------------------
+    def _remote_ended(self, stream_id: int, stream: _Stream) -> None:
+        """The client's END_STREAM, after its last DATA or trailers were reported."""
+        if self.streams.get(stream_id) is not stream:
+            return  # the handler reset the stream meanwhile
+        stream.remote_open = False
+        self.handler.on_stream_ended(stream_id)
+        if not stream.local_open and self.streams.get(stream_id) is stream:
+            del self.streams[stream_id]
+            self._remember(stream_id, _ENDED)
+
+    def _local_ended(self, stream_id: int, stream: _Stream) -> None:
+        stream.local_open = False
+        if not stream.remote_open:
+            del self.streams[stream_id]
+            self._remember(stream_id, _ENDED)
+
+    def _stream_error(self, stream_id: int, error_code: int) -> None:
+        """RST_STREAM for a stream the client misused; the handler hears of it."""
+        self.streams.pop(stream_id, None)
+        self._out.append(rst_stream_frame(stream_id, error_code))
+        self._remember(stream_id, _RESET_SENT)
+        self.handler.on_reset(stream_id, error_code, False)
+
+    def _late_frame(self, stream_id: int, is_data: bool) -> None:
+        """DATA or HEADERS on a closed stream, treated by how it closed (RFC 9113 §5.1)."""
+        how = self._closed_how(stream_id)
+        if how == _RESET_SENT:
+            return  # sent before the client saw our RST_STREAM
+        if how == _ENDED:
+            raise ProtocolError(STREAM_CLOSED, "Frame on a closed stream")
+        if how is None and not is_data:
+            raise ProtocolError(PROTOCOL_ERROR, "HEADERS reusing a stream id")
+        self._stream_error(stream_id, STREAM_CLOSED)
+
+    def _remember(self, stream_id: int, how: int) -> None:
+        closed = self._closed_streams
+        closed[stream_id] = how
+        if len(closed) >= CLOSED_STREAM_MEMORY:
+            self._closed_before = closed
+            self._closed_streams = {}
+
+    def _closed_how(self, stream_id: int) -> int | None:
+        how = self._closed_streams.get(stream_id)
+        return self._closed_before.get(stream_id) if how is None else how
+
+    # -- control frames ----------------------------------------------------------------------
+    def _receive_rst_stream(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "RST_STREAM on stream 0")
+        if len(payload) != 4:
+            raise ProtocolError(FRAME_SIZE_ERROR, "RST_STREAM length")
+        if self.streams.pop(stream_id, None) is None:
+            if self._is_idle(stream_id):
+                raise ProtocolError(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
+            return  # already closed: nothing to do
+        self._remember(stream_id, _RESET_RECEIVED)
+        self.handler.on_reset(stream_id, int.from_bytes(payload, "big"), True)
+
+    def _receive_window_update(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise ProtocolError(FRAME_SIZE_ERROR, "WINDOW_UPDATE length")
+        increment = int.from_bytes(payload, "big") & _STREAM_MASK
+        if not stream_id:
+            if not increment:
+                raise ProtocolError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+            self._send_window += increment
+            if self._send_window > MAX_WINDOW:
+                raise ProtocolError(FLOW_CONTROL_ERROR, "Connection window overflow")
+            self.handler.on_window_update(0)
+            return
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            if self._is_idle(stream_id):
+                raise ProtocolError(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
+            return  # closed: a late update
+        if not increment:
+            self._stream_error(stream_id, PROTOCOL_ERROR)
+            return
+        stream.send_window += increment
+        if stream.send_window > MAX_WINDOW:
+            self._stream_error(stream_id, FLOW_CONTROL_ERROR)
+            return
+        self.handler.on_window_update(stream_id)
+
+    def _receive_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "SETTINGS on a stream")
+        if flags & FLAG_ACK:
+            if payload:
+                raise ProtocolError(FRAME_SIZE_ERROR, "SETTINGS ACK with a payload")
+            if self._unacked:
+                self._apply_local(self._unacked.popleft())
+            return
+        if len(payload) % 6:
+            raise ProtocolError(FRAME_SIZE_ERROR, "SETTINGS length")
+        changed: dict[int, int] = {}
+        for code, value in parse_settings(payload):
+            self._apply_remote(code, value)
+            changed[code] = value
+        self._out.append(SETTINGS_ACK)
+        self.handler.on_settings(changed)
+
+    def _apply_remote(self, code: int, value: int) -> None:
+        """One of the client's settings (unknown ones are ignored, RFC 9113 §6.5.2)."""
+        if code == SETTING_INITIAL_WINDOW_SIZE:
+            if value > MAX_WINDOW:
+                raise ProtocolError(FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large")
+            delta = value - self._remote_window
+            self._remote_window = value
+            for stream in self.streams.values():  # RFC 9113 §6.9.2: open windows shift too
+                stream.send_window += delta
+                if stream.send_window > MAX_WINDOW:
+                    raise ProtocolError(FLOW_CONTROL_ERROR, "Stream window overflow")
+        elif code == SETTING_MAX_FRAME_SIZE:
+            if not MIN_FRAME_SIZE <= value <= MAX_FRAME_SIZE:
+                raise ProtocolError(PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range")
+            self.max_outbound_frame_size = value
+        elif code == SETTING_HEADER_TABLE_SIZE:
+            self.encoder.header_table_size = value
+        elif code in (SETTING_ENABLE_PUSH, SETTING_ENABLE_CONNECT_PROTOCOL) and value > 1:
+            raise ProtocolError(PROTOCOL_ERROR, f"Setting {code} must be 0 or 1")
+
+    def _apply_local(self, settings: dict[int, int]) -> None:
+        """Our settings, once in force (the first ones at once, later ones on ACK)."""
+        for code, value in settings.items():
+            if code == SETTING_INITIAL_WINDOW_SIZE:
+                delta = value - self._local_window
+                self._local_window = value
+                for stream in self.streams.values():
+                    stream.recv_window += delta
+            elif code == SETTING_MAX_FRAME_SIZE:
+                self.max_inbound_frame_size = value
+            elif code == SETTING_MAX_HEADER_LIST_SIZE:
+                self.decoder.max_header_list_size = value
+            elif code == SETTING_MAX_CONCURRENT_STREAMS:
+                self.max_concurrent_streams = value
+
+    def _receive_ping(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "PING on a stream")
+        if len(payload) != 8:
+            raise ProtocolError(FRAME_SIZE_ERROR, "PING length")
+        if flags & FLAG_ACK:
+            self.handler.on_ping_ack(payload)
+            return
+        self._out.append(ping_frame(payload, ack=True))
+        self.handler.on_ping(payload)
+
+    def _receive_goaway(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "GOAWAY on a stream")
+        if len(payload) < 8:
+            raise ProtocolError(FRAME_SIZE_ERROR, "GOAWAY length")
+        self._closed = True
+        last_stream_id = int.from_bytes(payload[:4], "big") & _STREAM_MASK
+        self.handler.on_terminated(int.from_bytes(payload[4:8], "big"), last_stream_id)
+
+    def _receive_priority(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise ProtocolError(PROTOCOL_ERROR, "PRIORITY on stream 0")
+        if len(payload) != 5:
+            raise ProtocolError(FRAME_SIZE_ERROR, "PRIORITY length")
+        if int.from_bytes(payload[:4], "big") & _STREAM_MASK == stream_id:
+            self._stream_error(stream_id, PROTOCOL_ERROR)  # a stream cannot depend on itself
+
+    def _receive_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
+        raise ProtocolError(PROTOCOL_ERROR, "PUSH_PROMISE from a client")
+
+    def _is_idle(self, stream_id: int) -> bool:
+        """Never opened: above every stream the client opened, or even-numbered."""
+        return stream_id > self.highest_inbound_stream_id or not stream_id & 1
+
+
+#: Frame handlers by frame type (RFC 9113 §6); other types are ignored.
+_FRAME_HANDLERS: tuple[Callable[[ServerConnection, int, int, bytes], None], ...] = (
+    ServerConnection._receive_data_frame,
+    ServerConnection._receive_headers_frame,
+    ServerConnection._receive_priority,
+    ServerConnection._receive_rst_stream,
+    ServerConnection._receive_settings,
+    ServerConnection._receive_push_promise,
+    ServerConnection._receive_ping,
+    ServerConnection._receive_goaway,
+    ServerConnection._receive_window_update,
+    ServerConnection._receive_continuation,
+)
+
+
+def _unpadded(payload: bytes, fixed: int) -> bytes:
+    """``payload`` without its Pad Length byte, ``fixed`` bytes after it, and the padding."""
+    if not payload:
+        raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
+    padding = payload[0]
+    stop = len(payload) - padding
+    if stop < 1 + fixed:
+        raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
+    return payload[1 + fixed : stop]
+
+
+def _headers_payload(flags: int, stream_id: int, payload: bytes) -> tuple[bytes, bool]:
+    """A HEADERS payload without padding and priority fields; True when the priority
+    makes the stream depend on itself (a stream error, RFC 9113 §5.3.1)."""
+    fixed = 5 if flags & FLAG_PRIORITY else 0
+    start = 0
+    stop = len(payload)
+    if flags & FLAG_PADDED:
+        if not payload:
+            raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
+        start = 1
+        stop -= payload[0]
+        if stop < start + fixed:
+            raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
+    elif stop < fixed:
+        raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
+    bad_priority = False
+    if fixed:
+        dependency = int.from_bytes(payload[start : start + 4], "big") & _STREAM_MASK
+        bad_priority = dependency == stream_id
+        start += 5
+    return payload[start:stop], bad_priority
