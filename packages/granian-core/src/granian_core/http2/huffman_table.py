@@ -8,7 +8,8 @@ shortest code is 5 bits). Decoding is then one table look-up per byte.
 
 The table is built by composing the one-bit machine with itself (1 → 2 → 4 → 8 bits), so
 each composition step is list concatenation rather than a walk per (state, byte): about
-12 ms at import. It is held as two flat lists (next state, emitted bytes), ~1.7 MB.
+15 ms. It is held as two flat lists (next state, emitted bytes), ~1.7 MB, built on the
+first Huffman string a worker decodes (an HTTP/1-only worker never pays for it).
 
 Errors are absorbing: a byte that completes the EOS symbol leads to a dead state that
 every byte maps back to. Whether the string ended well is read from the final state
@@ -123,19 +124,21 @@ def _build() -> tuple[list[int], list[bytes], frozenset[int]]:
     return next_offsets, emitted, accepting
 
 
-_NEXT, _EMITTED, _ACCEPTING = _build()
+_tables: tuple[list[int], list[bytes], frozenset[int]] | None = None
 
 
 def huffman_decode(data: bytes) -> bytes:
     """The string ``data`` encodes; ``ValueError`` on EOS inside it or invalid padding."""
-    next_offsets = _NEXT
-    emitted = _EMITTED
+    global _tables
+    if _tables is None:
+        _tables = _build()
+    next_offsets, emitted, accepting = _tables
     state = 0
     out = bytearray()
     for octet in data:
         index = state + octet
         state = next_offsets[index]
         out += emitted[index]
-    if state not in _ACCEPTING:
+    if state not in accepting:
         raise ValueError("invalid Huffman padding or EOS symbol in a string")
     return bytes(out)
