@@ -177,6 +177,57 @@ def test_request_response_cycle(benchmark: Any, parser_name: str) -> None:
     assert wire.endswith(b"\r\n\r\n" + RESPONSE_BODY)
 
 
+def test_h2_request_response_cycle(benchmark: Any) -> None:
+    """The sans-IO HTTP/2 part of one request on a warm connection: a HEADERS frame in
+    (indexed fields, as browsers and h2load send after their first request), a HEADERS +
+    DATA response out."""
+    from itertools import count
+
+    from granian_core.http2.connection import PREFACE
+    from granian_core.http2.frames import FLAG_END_HEADERS, FLAG_END_STREAM, HEADERS, SETTINGS
+    from granian_core.http2.frames import frame_header as header
+    from granian_core.http2.settings import H2Settings, new_connection
+    from hpack import Encoder
+
+    from tests.test_http2_connection import EventLog
+
+    log = EventLog()
+    server = new_connection(H2Settings(), log)
+    server.receive_data(PREFACE + header(0, SETTINGS, 0, 0))  # preface + empty SETTINGS
+    request = [
+        (b":method", b"GET"),
+        (b":scheme", b"https"),
+        (b":authority", b"example.com"),
+        (b":path", b"/api/items?page=2&sort=name"),
+        (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"),
+        (b"accept", b"text/html,application/xhtml+xml"),
+    ]
+    encoder = Encoder()
+    blocks = [encoder.encode(request), encoder.encode(request)]  # the second: all indexed
+    flags = FLAG_END_HEADERS | FLAG_END_STREAM
+    stream_ids = count(1, 2)
+    response = [(b":status", b"200"), *RESPONSE_HEADERS, (b"content-length", b"13")]
+
+    def cycle() -> bytes:
+        stream_id = next(stream_ids)
+        block = blocks[stream_id > 1]
+        server.receive_data(header(len(block), HEADERS, flags, stream_id) + block)
+        server.send_headers(stream_id, response)
+        server.send_data(stream_id, RESPONSE_BODY, end_stream=True)
+        return server.data_to_send()
+
+    wire = benchmark(cycle)
+    assert wire.endswith(RESPONSE_BODY)
+    kind, _, head, ended = log.events[-1]
+    assert (kind, head.raw_path, head.query_string, ended) == (
+        "request",
+        b"/api/items",
+        b"page=2&sort=name",
+        True,
+    )
+    assert not server.streams  # every stream closed on both sides
+
+
 # -- interface adapters: per-request scope / environ --------------------------------------
 
 
