@@ -1,1 +1,1 @@
-"""Load clients run in the tools venv (they need websockets, psutil, uvloop)."""
+"""Load clients run in the tools venv (they need psutil and uvloop)."""

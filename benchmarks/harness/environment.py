@@ -52,9 +52,7 @@ def _our_packages() -> tuple[Path, ...]:
 VENVS: dict[str, VenvSpec] = {
     spec.name: spec
     for spec in (
-        VenvSpec(
-            "tools", ("matplotlib>=3.7", "psutil>=6", "websockets>=13", "uvloop>=0.19", "py-spy")
-        ),
+        VenvSpec("tools", ("matplotlib>=3.7", "psutil>=6", "uvloop>=0.19", "py-spy")),
         VenvSpec(
             "uvicorn",
             ("uvicorn>=0.30", "httptools>=0.6", "uvloop>=0.19", "h11>=0.14", "websockets>=13"),
