@@ -181,7 +181,7 @@ class Pair:
         assert code == info.value.error_code
         self.server.receive_data(raw(PING, 0, 0, b"8 bytes!"))  # ignored from now on
         assert not self.server.data_to_send()
-        return code
+        return int(code)
 
     def stream_error(self, data: bytes) -> tuple[int, int]:
         """Feed ``data``, which must reset one stream; ``(stream_id, code)``."""
@@ -831,15 +831,6 @@ def test_ping_is_acknowledged_and_our_pings_report_their_ack() -> None:
     assert pair.log.take() == [("ping", b"abcdefgh"), ("ping_ack", b"12345678")]
 
 
-def test_a_client_goaway_terminates_and_stops_processing() -> None:
-    pair = Pair()
-    pair.request()
-    pair.log.take()
-    goaway = raw(GOAWAY, 0, 0, struct.pack(">LL", 0, NO_ERROR))
-    pair.feed(goaway + pair.headers_frame(3, GET, END_HEADERS | END_STREAM))
-    assert pair.log.take() == [("terminated", NO_ERROR, 0)]
-
-
 def test_close_connection_sends_goaway_with_the_last_stream() -> None:
     pair = Pair()
     stream_id = pair.request()
@@ -861,3 +852,332 @@ def test_reset_stream_closes_both_sides() -> None:
         pair.server.local_flow_control_window(stream_id)
     with pytest.raises(StreamClosedError):
         pair.server.increment_flow_control_window(10, stream_id)
+
+
+# -- review: conformance gaps (RFC 9113 / RFC 7541) ----------------------------------------------
+def test_a_preface_that_cannot_become_the_preface_fails_before_24_bytes() -> None:
+    server = new_connection(H2Settings(), EventLog())
+    server.data_to_send()
+    server.receive_data(PREFACE[:10])  # a prefix: wait for more
+    assert not server.data_to_send()
+    server = new_connection(H2Settings(), EventLog())
+    server.data_to_send()
+    with pytest.raises(ProtocolError):
+        server.receive_data(b"GET / HTTP/1.1\r\n")  # 16 bytes: not a prefix
+    assert goaway_of(server.data_to_send()) == (0, PROTOCOL_ERROR)
+
+
+def test_headers_too_short_for_their_priority_after_padding_is_a_frame_size_error() -> None:
+    # RFC 9113 §4.2: too small for mandatory fields (the 5 priority bytes) → FRAME_SIZE_ERROR;
+    # PROTOCOL_ERROR is for a Pad Length >= the payload (§6.2).
+    pair = Pair()
+    frame = raw(HEADERS, END_HEADERS | PADDED | PRIORITY_FLAG, 1, b"\x00\x00\x00\x00")
+    assert pair.connection_error(frame) == FRAME_SIZE_ERROR
+    pair = Pair()
+    frame = raw(HEADERS, END_HEADERS | PADDED | PRIORITY_FLAG, 1, b"\x04\x00\x00\x00")
+    assert pair.connection_error(frame) == PROTOCOL_ERROR
+
+
+def test_a_self_dependent_priority_on_an_idle_stream_is_a_connection_error() -> None:
+    # A stream error would need RST_STREAM on an idle stream, which RFC 9113 §6.4 forbids
+    # (the client would fail the connection): the error is raised to the connection.
+    pair = Pair()
+    assert pair.connection_error(raw(PRIORITY, 0, 9, struct.pack(">LB", 9, 1))) == PROTOCOL_ERROR
+
+
+def test_a_self_dependent_priority_on_a_closed_stream_is_a_connection_error() -> None:
+    # Nor may RST_STREAM be sent on a closed stream (RFC 9113 §5.1): same escalation.
+    pair = Pair()
+    stream_id = pair.request()
+    pair.server.send_headers(stream_id, RESPONSE, end_stream=True)
+    pair.server.data_to_send()
+    frame = raw(PRIORITY, 0, stream_id, struct.pack(">LB", stream_id, 1))
+    assert pair.connection_error(frame) == PROTOCOL_ERROR
+
+
+def test_a_graceful_client_goaway_lets_open_streams_finish() -> None:
+    # RFC 9113 §6.8: GOAWAY stops new streams "while still finishing processing of previously
+    # established streams" (Go's ClientConn.Shutdown sends GOAWAY(NO_ERROR), then waits).
+    pair = Pair()
+    stream_id = pair.open()
+    pair.log.take()
+    goaway = raw(GOAWAY, 0, 0, struct.pack(">LL", 0, NO_ERROR))
+    frames = pair.feed(goaway + raw(DATA, END_STREAM, stream_id, b"body"))
+    assert frames == []
+    assert pair.log.take() == [
+        ("terminated", NO_ERROR, 0),
+        ("data", stream_id, b"body", 4),
+        ("ended", stream_id),
+    ]
+    pair.server.send_headers(stream_id, RESPONSE)
+    pair.server.send_data(stream_id, b"hello", end_stream=True)
+    kinds = [f[0] for f in parse_frames(pair.server.data_to_send())]
+    assert kinds == [HEADERS, DATA]
+
+
+def test_a_client_goaway_with_an_error_stops_processing() -> None:
+    pair = Pair()
+    stream_id = pair.open()
+    pair.log.take()
+    goaway = raw(GOAWAY, 0, 0, struct.pack(">LL", 0, PROTOCOL_ERROR))
+    late = raw(DATA, END_STREAM, stream_id, b"body")
+    late += pair.headers_frame(stream_id + 2, GET, END_HEADERS | END_STREAM)
+    assert pair.feed(goaway + late) == []
+    assert pair.log.take() == [("terminated", PROTOCOL_ERROR, 0)]
+
+
+def test_long_unique_fields_are_not_kept_by_the_validation_caches() -> None:
+    # The caches are process-wide: a client sending long unique names or values must not
+    # make them hold its bytes (4096 cached fields of 100 KB would be 400 MB).
+    from granian_core.http2 import headers as validation
+
+    pair = Pair(H2Settings(max_frame_size=1 << 20))
+    for index in range(40):
+        fields = [*GET, (b"x-big", b"%d-" % index + b"v" * 100_000)]
+        fields.append((b"x-%d-" % index + b"n" * 5000, b"1"))
+        block = pair.client.encoder.encode(fields, huffman=False)
+        pair.feed(raw(HEADERS, END_HEADERS | END_STREAM, 2 * index + 1, block))
+    assert [e[0] for e in pair.log.take()] == ["request"] * 40
+    cached = sum(len(n) + len(v) for n, v in validation._FIELD_KINDS)
+    cached += sum(len(n) for n in validation._NAME_KINDS)
+    assert cached < 1_000_000
+
+
+# -- random differential: h2's client doing legal things, the server never objecting -----------
+class _Request:
+    """What the client sent on one stream, and what the server reported of it."""
+
+    def __init__(
+        self, fields: list[tuple[bytes, bytes]], body: list[bytes], trailers: bool
+    ) -> None:
+        self.fields = fields
+        self.chunks = body  # still to send
+        self.sent = b""
+        self.trailers = [(b"x-checksum", b"%d" % sum(map(len, body)))] if trailers else None
+        self.client_open = True  # the client may still send on it
+        self.reset_by_client = False
+        self.reset_by_server = False
+        self.heads: list[RequestHead] = []
+        self.received = b""
+        self.reported_trailers: list[tuple[bytes, bytes]] | None = None
+        self.ended = 0
+        self.resets: list[tuple[int, bool]] = []
+        self.response_left = -1  # body bytes of our response still to send; -1: no head yet
+
+
+def _random_fields(rng: Any, body_size: int | None) -> list[tuple[bytes, bytes]]:
+    method = b"GET" if body_size is None else rng.choice([b"POST", b"PUT", b"PATCH"])
+    path = rng.choice([b"/", b"/a/b", b"/q?x=1&y=%d" % rng.randrange(1000), b"/%d" % rng.random()])
+    fields = [(b":method", method), (b":scheme", b"https"), (b":path", path)]
+    fields.append((b":authority", rng.choice([b"example.com", b"x:8443"])))
+    pool = [
+        (b"user-agent", b"fuzz/%d" % rng.randrange(3)),
+        (b"accept", b"*/*"),
+        (b"cookie", b"session=%d" % rng.randrange(5)),
+        (b"x-rand", bytes(rng.choice(b"abcdefghij-_ ") for _ in range(rng.randrange(1, 60)))),
+        (b"x-long", b"v" * rng.randrange(1, 5000)),
+        (b"te", b"trailers"),
+    ]
+    fields += [field for field in pool if rng.random() < 0.5 and field[1].strip() == field[1]]
+    if body_size is not None and rng.random() < 0.5:
+        fields.append((b"content-length", b"%d" % body_size))
+    return fields
+
+
+class _Fuzz:
+    """One seeded run: a Pair, the requests, and the legal moves on either side."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+
+        self.rng = rng = random.Random(seed)
+        settings = H2Settings(
+            max_concurrent_streams=rng.choice([3, 10, 100]),
+            stream_window=rng.choice([100, 5000, 65_535, 1 << 20]),
+            connection_window=rng.choice([65_535, 1 << 20]),
+            max_frame_size=rng.choice([16_384, 1 << 18]),
+        )
+        self.pair = Pair(settings)
+        self.requests: dict[int, _Request] = {}
+        self.pings = 0
+        self.finishing = False  # no more resets: every stream completes
+
+    # -- client moves ---------------------------------------------------------------------
+    def open_request(self) -> None:
+        client, rng = self.pair.client, self.rng
+        if client.open_outbound_streams >= client.remote_settings.max_concurrent_streams:
+            return
+        body = [bytes([rng.randrange(256)]) * rng.randrange(0, 8_000) for _ in range(3)]
+        body = body[: rng.randrange(0, 4)]
+        has_body = bool(body) or rng.random() < 0.2
+        fields = _random_fields(rng, sum(map(len, body)) if has_body else None)
+        stream_id = client.get_next_available_stream_id()
+        trailers = has_body and rng.random() < 0.3
+        client.send_headers(stream_id, fields, end_stream=not has_body)
+        request = self.requests[stream_id] = _Request(fields, body, trailers)
+        request.client_open = has_body
+
+    def send_body(self) -> None:
+        client, rng = self.pair.client, self.rng
+        uploading = [s for s, r in self.requests.items() if r.client_open]
+        if not uploading:
+            return
+        stream_id = rng.choice(uploading)
+        request = self.requests[stream_id]
+        if not request.chunks:
+            if request.trailers is not None:
+                client.send_headers(stream_id, request.trailers, end_stream=True)
+            else:
+                client.end_stream(stream_id)
+            request.client_open = False
+            return
+        window = client.local_flow_control_window(stream_id)
+        size = min(window, client.max_outbound_frame_size, len(request.chunks[0]))
+        if size <= 0 and request.chunks[0]:
+            return
+        chunk, request.chunks[0] = request.chunks[0][:size], request.chunks[0][size:]
+        if not request.chunks[0]:
+            request.chunks.pop(0)
+        pad = (
+            rng.choice([None, 0, 7])
+            if size + 8 <= min(window, client.max_outbound_frame_size)
+            else None
+        )
+        client.send_data(stream_id, chunk, pad_length=pad)
+        request.sent += chunk
+
+    def reset_by_client(self) -> None:
+        open_streams = [s for s, r in self.requests.items() if r.client_open]
+        if open_streams:
+            stream_id = self.rng.choice(open_streams)
+            self.pair.client.reset_stream(stream_id, self.rng.choice([0x8, 0x0, 0x2]))
+            self.requests[stream_id].client_open = False
+            self.requests[stream_id].reset_by_client = True
+
+    def change_settings(self) -> None:
+        codes = h2.settings.SettingCodes
+        choices = {
+            codes.INITIAL_WINDOW_SIZE: self.rng.choice([0, 1, 1000, 65_535, 1 << 20]),
+            codes.MAX_FRAME_SIZE: self.rng.choice([16_384, 20_000, 1 << 20]),
+            codes.HEADER_TABLE_SIZE: self.rng.choice([0, 100, 4096]),
+        }
+        picked = self.rng.sample(list(choices), self.rng.randrange(1, 4))
+        self.pair.client.update_settings({code: choices[code] for code in picked})
+
+    def ping(self) -> None:
+        self.pings += 1
+        self.pair.client.ping(b"%08d" % self.pings)
+
+    # -- server moves -----------------------------------------------------------------------
+    def respond(self) -> None:
+        server, rng = self.pair.server, self.rng
+        candidates = [s for s, r in self.requests.items() if s in server.streams and r.heads]
+        if not candidates:
+            return
+        stream_id = rng.choice(candidates)
+        request = self.requests[stream_id]
+        if server.streams[stream_id].local_open is False:
+            return
+        if not self.finishing and rng.random() < 0.05:
+            server.reset_stream(stream_id, rng.choice([0x8, 0x2]))
+            request.reset_by_server = True  # the client learns of it on the next transfer
+            return
+        if request.response_left < 0:
+            request.response_left = rng.randrange(0, 20_000)
+            server.send_headers(stream_id, [(b":status", b"200")], end_stream=False)
+        size = min(server.local_flow_control_window(stream_id), server.max_outbound_frame_size)
+        size = min(size, request.response_left)
+        if size > 0 or request.response_left == 0:
+            request.response_left -= size
+            server.send_data(stream_id, b"r" * size, end_stream=request.response_left == 0)
+
+    # -- the exchange ---------------------------------------------------------------------------
+    def transfer(self) -> None:
+        """Client bytes to the server in random pieces, the server's back; credit both ways."""
+        pair, rng = self.pair, self.rng
+        data = pair.client.data_to_send()
+        while data:
+            cut = rng.randrange(1, len(data) + 1) if rng.random() < 0.5 else len(data)
+            pair.server.receive_data(data[:cut])
+            data = data[cut:]
+        self.collect()
+        for event in pair.client.receive_data(pair.server.data_to_send()):
+            if isinstance(event, h2.events.DataReceived):
+                pair.client.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id in self.requests:
+                self.requests[event.stream_id].client_open = False
+
+    def collect(self) -> None:
+        server = self.pair.server
+        for event in self.pair.log.take():
+            kind = event[0]
+            if kind in ("data", "discarded"):
+                flow = event[-1]
+                if flow:
+                    server.increment_flow_control_window(flow)
+                if kind == "data":
+                    self.requests[event[1]].received += event[2]
+                    stream = server.streams.get(event[1])
+                    if flow and stream is not None and stream.remote_open:
+                        server.increment_flow_control_window(flow, event[1])
+            elif kind == "request":
+                self.requests[event[1]].heads.append(event[2])
+                self.requests[event[1]].ended += event[3]  # no body: ended with its head
+            elif kind == "trailers":
+                self.requests[event[1]].reported_trailers = event[2]
+            elif kind == "ended":
+                self.requests[event[1]].ended += 1
+            elif kind == "reset":
+                self.requests[event[1]].resets.append((event[2], event[3]))
+
+    def run(self, steps: int) -> None:
+        moves = [self.open_request] * 3 + [self.send_body] * 6 + [self.respond] * 4
+        moves += [self.reset_by_client, self.change_settings, self.ping]
+        for _ in range(steps):
+            self.rng.choice(moves)()
+            if self.rng.random() < 0.4:
+                self.transfer()
+        self.finishing = True
+        codes = h2.settings.SettingCodes  # windows of a useful size, so the finish is quick
+        self.pair.client.update_settings({codes.INITIAL_WINDOW_SIZE: 65_535})
+        for _ in range(5000):  # finish: every upload ends, every response completes
+            busy = [r for s, r in self.requests.items() if r.client_open]
+            if not busy and not any(s in self.pair.server.streams for s in self.requests):
+                break
+            for _ in range(len(busy)):
+                self.send_body()
+            for _ in range(len(self.requests)):
+                self.respond()
+            self.transfer()
+
+    def check(self) -> None:
+        for stream_id, request in self.requests.items():
+            assert len(request.heads) == 1, (stream_id, request.heads)
+            head = request.heads[0]
+            fields = dict(request.fields)
+            assert head.method == fields[b":method"].decode()
+            assert (
+                head.raw_path + (b"?" + head.query_string if head.query_string else b"")
+                == (fields[b":path"])
+            )
+            regular = [f for f in request.fields if not f[0].startswith(b":")]
+            assert head.headers == [*regular, (b"host", fields[b":authority"])]
+            assert request.received == request.sent[: len(request.received)]
+            # No stream errors on legal input; a client reset is reported unless ours crossed it.
+            assert all(remote for _, remote in request.resets), request.resets
+            crossed = request.reset_by_server
+            assert len(request.resets) == (1 if request.reset_by_client and not crossed else 0)
+            if request.ended:
+                assert request.ended == 1
+                assert request.received == request.sent
+                assert request.reported_trailers == request.trailers
+            # Every request completed, unless either side reset it.
+            assert request.ended or request.reset_by_client or request.reset_by_server
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_legal_client_sequences_are_accepted_and_reported_once(seed: int) -> None:
+    fuzz = _Fuzz(seed)
+    fuzz.run(steps=150)
+    fuzz.check()
+    assert not [e for e in fuzz.pair.client_events if isinstance(e, h2.events.ConnectionTerminated)]

@@ -37,6 +37,7 @@ from .frames import (
     FRAME_SIZE_ERROR,
     HEADERS,
     MAX_WINDOW,
+    NO_ERROR,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
     SETTING_ENABLE_CONNECT_PROTOCOL,
@@ -151,7 +152,8 @@ class ConnectionEvents(Protocol):
         """The acknowledgement of one of our PINGs."""
 
     def on_terminated(self, error_code: int, last_stream_id: int) -> None:
-        """The client sent GOAWAY: nothing more is processed."""
+        """The client sent GOAWAY. With an error code nothing more is processed; with
+        NO_ERROR it closes gracefully and the frames of its open streams still are."""
 
 
 class _Stream:
@@ -203,7 +205,7 @@ class ServerConnection:
         if self._recv_window > DEFAULT_WINDOW:
             self._out.append(window_update_frame(0, self._recv_window - DEFAULT_WINDOW))
         # Input state.
-        self._closed = False  # GOAWAY sent or received: nothing more is processed
+        self._closed = False  # GOAWAY sent, or one with an error received: input ignored
         self._preface = True  # the client preface is still expected
         self._first_frame = True  # ... then its SETTINGS frame
         self._pending: list[bytes] = []  # input bytes not yet parsed
@@ -347,6 +349,8 @@ class ServerConnection:
         offset = 0
         if self._preface:
             if end < _PREFACE_SIZE:
+                if not PREFACE.startswith(data):  # not HTTP/2: no need to wait for 24 bytes
+                    raise ProtocolError(PROTOCOL_ERROR, "Invalid connection preface")
                 self._needed = _PREFACE_SIZE
                 return 0
             if not data.startswith(PREFACE):
@@ -675,9 +679,13 @@ class ServerConnection:
             raise ProtocolError(PROTOCOL_ERROR, "GOAWAY on a stream")
         if len(payload) < 8:
             raise ProtocolError(FRAME_SIZE_ERROR, "GOAWAY length")
-        self._closed = True
         last_stream_id = int.from_bytes(payload[:4], "big") & _STREAM_MASK
-        self.handler.on_terminated(int.from_bytes(payload[4:8], "big"), last_stream_id)
+        error_code = int.from_bytes(payload[4:8], "big")
+        # RFC 9113 §6.8: a graceful GOAWAY stops new streams "while still finishing processing
+        # of previously established streams" (Go's ClientConn.Shutdown sends one, then waits).
+        if error_code != NO_ERROR:
+            self._closed = True
+        self.handler.on_terminated(error_code, last_stream_id)
 
     def _receive_priority(self, flags: int, stream_id: int, payload: bytes) -> None:
         if not stream_id:
@@ -685,7 +693,11 @@ class ServerConnection:
         if len(payload) != 5:
             raise ProtocolError(FRAME_SIZE_ERROR, "PRIORITY length")
         if int.from_bytes(payload[:4], "big") & _STREAM_MASK == stream_id:
-            self._stream_error(stream_id, PROTOCOL_ERROR)  # a stream cannot depend on itself
+            # A stream cannot depend on itself (§5.3.1). The stream error needs RST_STREAM,
+            # which must not be sent on an idle or closed stream (§6.4, §5.1): escalated.
+            if stream_id not in self.streams:
+                raise ProtocolError(PROTOCOL_ERROR, "PRIORITY: a stream depending on itself")
+            self._stream_error(stream_id, PROTOCOL_ERROR)
 
     def _receive_push_promise(self, flags: int, stream_id: int, payload: bytes) -> None:
         raise ProtocolError(PROTOCOL_ERROR, "PUSH_PROMISE from a client")
@@ -732,8 +744,10 @@ def _headers_payload(flags: int, stream_id: int, payload: bytes) -> tuple[bytes,
             raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
         start = 1
         stop -= payload[0]
-        if stop < start + fixed:
+        if stop < start:
             raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
+        if stop < start + fixed:
+            raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
     elif stop < fixed:
         raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
     bad_priority = False

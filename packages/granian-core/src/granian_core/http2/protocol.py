@@ -378,8 +378,11 @@ class H2Protocol(asyncio.Protocol):
                 self._grow_windows(grown)
 
     def on_terminated(self, error_code: int, last_stream_id: int) -> None:
-        # A client's GOAWAY ends the connection here: nothing left to finish.
-        self._close(graceful=error_code == NO_ERROR)
+        if error_code == NO_ERROR:
+            # The client closes gracefully: its open streams finish, as on our shutdown.
+            self.shutdown()
+        else:
+            self._close(graceful=False)
 
     # -- internals -------------------------------------------------------------------------------
     def _request_flush(self) -> None:
