@@ -70,3 +70,14 @@ def test_a_decoder_holds_the_encoder_to_its_size_limit() -> None:
 def test_integers_round_trip_through_hpack(value: int, bits: int) -> None:
     encoded = encode_integer(value, bits, 0)
     assert decode_integer(encoded, bits) == (value, len(encoded))
+
+
+def test_long_fields_are_encoded_but_not_kept_by_the_process_cache() -> None:
+    from granian_core.http2 import hpack_encoder
+
+    long_field = (b"x-echo", b"v" * 5000)
+    short_field = (b"x-short", b"v")
+    block = LiteralEncoder().encode([long_field, short_field])
+    assert Decoder().decode(block, raw=True) == [long_field, short_field]
+    assert long_field not in hpack_encoder._FIELD_CACHE
+    assert short_field in hpack_encoder._FIELD_CACHE

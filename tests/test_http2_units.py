@@ -15,6 +15,7 @@ from granian_core.http2.connection import ServerConnection
 from granian_core.http2.flow import AdaptiveWindow, ConnectionCredit, StreamCredit
 from granian_core.http2.guards import ControlFrameGuard, ResetRateGuard
 from granian_core.http2.headers import (
+    MalformedHeaders,
     header_pair,
     parse_request_head,
     response_headers,
@@ -168,6 +169,16 @@ def test_request_head_keeps_an_explicit_host() -> None:
     )
     assert head.headers == [(b"host", b"b")]
     assert head.query_string == b""
+
+
+def test_authority_and_host_may_differ_in_case_only() -> None:
+    # Host names are case-insensitive: the same authority spelled twice is not a conflict.
+    pseudo = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/")]
+    head = parse_request_head([*pseudo, (b":authority", b"Example.COM"), (b"host", b"example.com")])
+    assert head.authority == "Example.COM"
+    assert head.headers == [(b"host", b"example.com")]
+    with pytest.raises(MalformedHeaders):
+        parse_request_head([*pseudo, (b":authority", b"a.example"), (b"host", b"b.example")])
 
 
 def test_response_headers_status_defaults_and_forbidden_fields() -> None:

@@ -111,6 +111,10 @@ _NAME_CACHE_LIMIT = 2048
 #: literals), so a repeated field costs one look-up. Starts over when full.
 _FIELD_KINDS: dict[tuple[bytes, bytes], int] = {}
 _FIELD_CACHE_LIMIT = 4096
+#: Only short fields and names are cached: the caches live as long as the process, and a
+#: client sending long unique ones must not make them hold its bytes (at most ~4 MiB).
+_CACHED_FIELD_LENGTH = 1024
+_CACHED_NAME_LENGTH = 128
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
 
 
@@ -122,9 +126,10 @@ def _field_kind(field: tuple[bytes, bytes]) -> int:
     kind = _NAME_KINDS.get(name)
     if kind is None:
         kind = _name_kind(name)
-    if len(_FIELD_KINDS) >= _FIELD_CACHE_LIMIT:
-        _FIELD_KINDS.clear()
-    _FIELD_KINDS[field] = kind
+    if len(name) + len(value) <= _CACHED_FIELD_LENGTH:
+        if len(_FIELD_KINDS) >= _FIELD_CACHE_LIMIT:
+            _FIELD_KINDS.clear()
+        _FIELD_KINDS[field] = kind
     return kind
 
 
@@ -136,7 +141,7 @@ def _name_kind(name: bytes) -> int:
         raise MalformedHeaders(f"Unknown pseudo-header {name!r}")
     if _ILLEGAL_NAME.search(name) is not None:
         raise MalformedHeaders(f"Illegal field name {name!r}")
-    if len(_NAME_KINDS) < _NAME_CACHE_LIMIT:
+    if len(_NAME_KINDS) < _NAME_CACHE_LIMIT and len(name) <= _CACHED_NAME_LENGTH:
         _NAME_KINDS[name] = _REGULAR
     return _REGULAR
 
@@ -226,7 +231,12 @@ def _check_pseudo_headers(pseudo: list[bytes | None], host: bytes | None) -> Non
         raise MalformedHeaders("Empty :path")
     if authority is None and host is None:
         raise MalformedHeaders("Neither :authority nor host")
-    if authority is not None and host is not None and authority != host:
+    if (
+        authority is not None
+        and host is not None
+        and authority != host
+        and authority.lower() != host.lower()  # host names are case-insensitive
+    ):
         raise MalformedHeaders(":authority and host disagree")
 
 

@@ -50,8 +50,10 @@ _TABLE_SIZE_UPDATE = 0x20  # 5-bit size
 
 #: Encoded fields, shared by every connection of the process (the encoding depends on
 #: nothing else); the cache starts over when full (dates and lengths vary per response).
+#: Only short fields are kept, so an app echoing large values cannot pin much memory.
 _FIELD_CACHE: dict[tuple[bytes, bytes], bytes] = {}
 _CACHE_LIMIT = 4096
+_CACHED_FIELD_LIMIT = 1024  # bytes of name + value
 
 
 def encode_integer(value: int, prefix_bits: int, flags: int) -> bytes:
@@ -130,9 +132,11 @@ class LiteralEncoder:
                 continue
             encoded = cache.get(field)
             if encoded is None:
-                encoded = encode_field(field[0], field[1])
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[field] = encoded
+                name, value = field
+                encoded = encode_field(name, value)
+                if len(name) + len(value) <= _CACHED_FIELD_LIMIT:
+                    if len(cache) >= _CACHE_LIMIT:
+                        cache.clear()
+                    cache[field] = encoded
             parts.append(encoded)
         return b"".join(parts)
