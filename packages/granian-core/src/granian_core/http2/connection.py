@@ -12,9 +12,10 @@ Bytes out: the ``send_*`` methods append ready frames to a list; ``data_to_send`
 joins it once per write. PING and SETTINGS are acknowledged automatically.
 
 What the server needs and nothing else: no server push, no priorities (parsed and
-ignored, RFC 9113 §5.3.2), no client role. Request header blocks are decoded by
-``hpack_decoder`` and validated by ``headers.parse_request_head``; response blocks
-are encoded by ``hpack_encoder.LiteralEncoder``.
+ignored, RFC 9113 §5.3.2, except a stream depending on itself), no client role.
+Request header blocks are assembled by ``header_block``, decoded by ``hpack_decoder``
+and validated by ``headers.parse_request_head``; response blocks are encoded by
+``hpack_encoder.LiteralEncoder``. ``streams`` holds the per-stream records.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
+from .errors import ProtocolError, StreamClosedError
 from .frames import (
     COMPRESSION_ERROR,
     CONTINUATION,
     DATA,
+    DEFAULT_WINDOW,
     ENHANCE_YOUR_CALM,
     FLAG_ACK,
     FLAG_END_HEADERS,
@@ -36,7 +39,9 @@ from .frames import (
     FRAME_HEADER,
     FRAME_SIZE_ERROR,
     HEADERS,
+    MAX_FRAME_SIZE,
     MAX_WINDOW,
+    MIN_FRAME_SIZE,
     NO_ERROR,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
@@ -50,19 +55,24 @@ from .frames import (
     SETTINGS,
     SETTINGS_ACK,
     STREAM_CLOSED,
+    STREAM_ID_MASK,
     frame_header,
     goaway_frame,
     headers_frames,
+    headers_payload,
     parse_header,
     parse_settings,
     ping_frame,
     rst_stream_frame,
     settings_frame,
+    unpadded,
     window_update_frame,
 )
+from .header_block import HeaderBlock
 from .headers import MalformedHeaders, parse_request_head, request_trailers
 from .hpack_decoder import HeaderBlockDecoder, HeaderListTooLarge, HPACKError
 from .hpack_encoder import LiteralEncoder
+from .streams import ENDED, RESET_RECEIVED, RESET_SENT, ClosedStreams, StreamState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -80,42 +90,8 @@ __all__ = [
 #: What an HTTP/2 client sends first (RFC 9113 §3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-#: RFC 9113 defaults, in force until the peer's SETTINGS say otherwise.
-DEFAULT_WINDOW = 65_535
-MIN_FRAME_SIZE = 16_384
-MAX_FRAME_SIZE = 16_777_215
-
-#: CONTINUATION frames allowed per header block (an empty-CONTINUATION flood costs
-#: nothing in bytes, so the count is bounded too; h2 allowed the same 64).
-MAX_CONTINUATIONS = 64
-#: How many closed streams are remembered (at least; at most twice as many) to tell
-#: late frames from protocol errors.
-CLOSED_STREAM_MEMORY = 1024
-
-_STREAM_MASK = 0x7FFFFFFF
 _HEADERS_TYPE = HEADERS << 40  # the type byte of a frame header, as an int
 _PREFACE_SIZE = len(PREFACE)
-
-#: How a remembered stream was closed (RFC 9113 §5.1 treats late frames by cause).
-_RESET_SENT = 1  # in-flight frames are expected: ignored
-_RESET_RECEIVED = 2  # the peer knows: its frames are stream errors
-_ENDED = 3  # both sides sent END_STREAM: DATA or HEADERS are connection errors
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol; a GOAWAY with ``error_code`` is queued to send."""
-
-    def __init__(self, error_code: int, message: str) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-
-
-class StreamClosedError(Exception):
-    """A frame was to be sent on a stream that can no longer carry it."""
-
-    def __init__(self, stream_id: int) -> None:
-        super().__init__(f"Stream {stream_id} is closed")
-        self.stream_id = stream_id
 
 
 class ConnectionEvents(Protocol):
@@ -156,22 +132,6 @@ class ConnectionEvents(Protocol):
         NO_ERROR it closes gracefully and the frames of its open streams still are."""
 
 
-class _Stream:
-    """Per-stream state: which sides are open, both windows, the declared body length."""
-
-    __slots__ = ("expected", "local_open", "received", "recv_window", "remote_open", "send_window")
-
-    def __init__(
-        self, recv_window: int, send_window: int, expected: int | None, remote_open: bool
-    ) -> None:
-        self.recv_window = recv_window
-        self.send_window = send_window
-        self.expected = expected  # content-length, checked against the DATA received
-        self.received = 0
-        self.remote_open = remote_open
-        self.local_open = True
-
-
 class ServerConnection:
     """One HTTP/2 server connection; see the module docstring."""
 
@@ -187,7 +147,7 @@ class ServerConnection:
         self.handler = handler
         self.encoder = LiteralEncoder()
         self.decoder = HeaderBlockDecoder()
-        self.streams: dict[int, _Stream] = {}
+        self.streams: dict[int, StreamState] = {}
         self.highest_inbound_stream_id = 0
         # Local settings (what the client must respect).
         self.max_concurrent_streams = 2**31 - 1
@@ -211,17 +171,8 @@ class ServerConnection:
         self._pending: list[bytes] = []  # input bytes not yet parsed
         self._pending_size = 0
         self._needed = _PREFACE_SIZE  # bytes needed before parsing can progress
-        # Closed streams → how they closed, in two generations (the older is dropped
-        # whole when the newer is full: no per-stream eviction).
-        self._closed_streams: dict[int, int] = {}
-        self._closed_before: dict[int, int] = {}
-        # A header block being assembled (HEADERS without END_HEADERS, then CONTINUATION).
-        self._block_stream = 0
-        self._block_end_stream = False
-        self._block_bad_priority = False
-        self._block_parts: list[bytes] = []
-        self._block_size = 0
-        self._block_frames = 0
+        self._closed_streams = ClosedStreams()  # to judge frames arriving after the close
+        self._block: HeaderBlock | None = None  # HEADERS without END_HEADERS so far
 
     # == output ===============================================================================
     def data_to_send(self) -> bytes:
@@ -282,7 +233,7 @@ class ServerConnection:
         if self.streams.pop(stream_id, None) is None:
             raise StreamClosedError(stream_id)
         self._out.append(rst_stream_frame(stream_id, error_code))
-        self._remember(stream_id, _RESET_SENT)
+        self._closed_streams.add(stream_id, RESET_SENT)
 
     def increment_flow_control_window(self, increment: int, stream_id: int | None = None) -> None:
         """Give the client ``increment`` bytes of window (WINDOW_UPDATE)."""
@@ -375,8 +326,8 @@ class ServerConnection:
                 if frame_type != SETTINGS or flags & FLAG_ACK:
                     raise ProtocolError(PROTOCOL_ERROR, "The first frame must be SETTINGS")
                 self._first_frame = False
-            if self._block_stream and (
-                frame_type != CONTINUATION or stream_id != self._block_stream
+            if self._block is not None and (
+                frame_type != CONTINUATION or stream_id != self._block.stream_id
             ):
                 raise ProtocolError(PROTOCOL_ERROR, "Header block interrupted")
             if frame_type < 10:
@@ -390,33 +341,23 @@ class ServerConnection:
             raise ProtocolError(PROTOCOL_ERROR, "HEADERS on stream 0")
         bad_priority = False
         if flags & (FLAG_PADDED | FLAG_PRIORITY):
-            payload, bad_priority = _headers_payload(flags, stream_id, payload)
+            payload, bad_priority = headers_payload(flags, stream_id, payload)
         end_stream = bool(flags & FLAG_END_STREAM)
         if flags & FLAG_END_HEADERS:
             self._header_block(stream_id, end_stream, payload, bad_priority)
             return
-        self._block_stream = stream_id
-        self._block_end_stream = end_stream
-        self._block_bad_priority = bad_priority
-        self._block_parts = [payload]
-        self._block_size = len(payload)
-        self._block_frames = 0
+        self._block = HeaderBlock(
+            stream_id, end_stream, bad_priority, payload, self.decoder.max_header_list_size
+        )
 
     def _receive_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if not self._block_stream:
+        block = self._block
+        if block is None:
             raise ProtocolError(PROTOCOL_ERROR, "CONTINUATION without a header block")
-        self._block_frames += 1
-        if self._block_frames > MAX_CONTINUATIONS:
-            raise ProtocolError(PROTOCOL_ERROR, "Too many CONTINUATION frames")
-        self._block_size += len(payload)
-        if self._block_size > self.decoder.max_header_list_size + MIN_FRAME_SIZE:
-            raise ProtocolError(ENHANCE_YOUR_CALM, "Header block too large")
-        self._block_parts.append(payload)
+        block.add(payload)
         if flags & FLAG_END_HEADERS:
-            block = b"".join(self._block_parts)
-            self._block_parts = []
-            self._block_stream = 0
-            self._header_block(stream_id, self._block_end_stream, block, self._block_bad_priority)
+            self._block = None
+            self._header_block(stream_id, block.end_stream, block.join(), block.bad_priority)
 
     def _header_block(
         self, stream_id: int, end_stream: bool, block: bytes, bad_priority: bool
@@ -455,13 +396,13 @@ class ServerConnection:
         if end_stream and expected:
             self._stream_error(stream_id, PROTOCOL_ERROR)  # announced a body it did not send
             return
-        self.streams[stream_id] = _Stream(
+        self.streams[stream_id] = StreamState(
             self._local_window, self._remote_window, expected, not end_stream
         )
         self.handler.on_request(stream_id, head, end_stream)
 
     def _trailers(
-        self, stream_id: int, stream: _Stream, fields: list[tuple[bytes, bytes]], end: bool
+        self, stream_id: int, stream: StreamState, fields: list[tuple[bytes, bytes]], end: bool
     ) -> None:
         if not stream.remote_open:
             self._stream_error(stream_id, STREAM_CLOSED)
@@ -493,7 +434,7 @@ class ServerConnection:
             raise ProtocolError(PROTOCOL_ERROR, "DATA on stream 0")
         flow_length = len(payload)
         if flags & FLAG_PADDED:
-            payload = _unpadded(payload, 0)
+            payload = unpadded(payload)
         self._recv_window -= flow_length
         if self._recv_window < 0:
             raise ProtocolError(FLOW_CONTROL_ERROR, "DATA beyond the connection window")
@@ -516,8 +457,10 @@ class ServerConnection:
         if end_stream:
             self._remote_ended(stream_id, stream)
 
-    def _data_not_expected(self, stream_id: int, stream: _Stream | None, flow_length: int) -> None:
-        if stream is None and (stream_id > self.highest_inbound_stream_id or not stream_id & 1):
+    def _data_not_expected(
+        self, stream_id: int, stream: StreamState | None, flow_length: int
+    ) -> None:
+        if stream is None and self._is_idle(stream_id):
             raise ProtocolError(PROTOCOL_ERROR, "DATA on an idle stream")
         self.handler.on_discarded(flow_length)
         if stream is not None:  # half-closed (remote): the client already ended it
@@ -526,7 +469,7 @@ class ServerConnection:
             self._late_frame(stream_id, is_data=True)
 
     # -- stream closing ----------------------------------------------------------------------
-    def _remote_ended(self, stream_id: int, stream: _Stream) -> None:
+    def _remote_ended(self, stream_id: int, stream: StreamState) -> None:
         """The client's END_STREAM, after its last DATA or trailers were reported."""
         if self.streams.get(stream_id) is not stream:
             return  # the handler reset the stream meanwhile
@@ -534,42 +477,31 @@ class ServerConnection:
         self.handler.on_stream_ended(stream_id)
         if not stream.local_open and self.streams.get(stream_id) is stream:
             del self.streams[stream_id]
-            self._remember(stream_id, _ENDED)
+            self._closed_streams.add(stream_id, ENDED)
 
-    def _local_ended(self, stream_id: int, stream: _Stream) -> None:
+    def _local_ended(self, stream_id: int, stream: StreamState) -> None:
         stream.local_open = False
         if not stream.remote_open:
             del self.streams[stream_id]
-            self._remember(stream_id, _ENDED)
+            self._closed_streams.add(stream_id, ENDED)
 
     def _stream_error(self, stream_id: int, error_code: int) -> None:
         """RST_STREAM for a stream the client misused; the handler hears of it."""
         self.streams.pop(stream_id, None)
         self._out.append(rst_stream_frame(stream_id, error_code))
-        self._remember(stream_id, _RESET_SENT)
+        self._closed_streams.add(stream_id, RESET_SENT)
         self.handler.on_reset(stream_id, error_code, False)
 
     def _late_frame(self, stream_id: int, is_data: bool) -> None:
         """DATA or HEADERS on a closed stream, treated by how it closed (RFC 9113 §5.1)."""
-        how = self._closed_how(stream_id)
-        if how == _RESET_SENT:
+        how = self._closed_streams.how(stream_id)
+        if how == RESET_SENT:
             return  # sent before the client saw our RST_STREAM
-        if how == _ENDED:
+        if how == ENDED:
             raise ProtocolError(STREAM_CLOSED, "Frame on a closed stream")
         if how is None and not is_data:
             raise ProtocolError(PROTOCOL_ERROR, "HEADERS reusing a stream id")
         self._stream_error(stream_id, STREAM_CLOSED)
-
-    def _remember(self, stream_id: int, how: int) -> None:
-        closed = self._closed_streams
-        closed[stream_id] = how
-        if len(closed) >= CLOSED_STREAM_MEMORY:
-            self._closed_before = closed
-            self._closed_streams = {}
-
-    def _closed_how(self, stream_id: int) -> int | None:
-        how = self._closed_streams.get(stream_id)
-        return self._closed_before.get(stream_id) if how is None else how
 
     # -- control frames ----------------------------------------------------------------------
     def _receive_rst_stream(self, flags: int, stream_id: int, payload: bytes) -> None:
@@ -581,13 +513,13 @@ class ServerConnection:
             if self._is_idle(stream_id):
                 raise ProtocolError(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
             return  # already closed: nothing to do
-        self._remember(stream_id, _RESET_RECEIVED)
+        self._closed_streams.add(stream_id, RESET_RECEIVED)
         self.handler.on_reset(stream_id, int.from_bytes(payload, "big"), True)
 
     def _receive_window_update(self, flags: int, stream_id: int, payload: bytes) -> None:
         if len(payload) != 4:
             raise ProtocolError(FRAME_SIZE_ERROR, "WINDOW_UPDATE length")
-        increment = int.from_bytes(payload, "big") & _STREAM_MASK
+        increment = int.from_bytes(payload, "big") & STREAM_ID_MASK
         if not stream_id:
             if not increment:
                 raise ProtocolError(PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
@@ -679,7 +611,7 @@ class ServerConnection:
             raise ProtocolError(PROTOCOL_ERROR, "GOAWAY on a stream")
         if len(payload) < 8:
             raise ProtocolError(FRAME_SIZE_ERROR, "GOAWAY length")
-        last_stream_id = int.from_bytes(payload[:4], "big") & _STREAM_MASK
+        last_stream_id = int.from_bytes(payload[:4], "big") & STREAM_ID_MASK
         error_code = int.from_bytes(payload[4:8], "big")
         # RFC 9113 §6.8: a graceful GOAWAY stops new streams "while still finishing processing
         # of previously established streams" (Go's ClientConn.Shutdown sends one, then waits).
@@ -692,7 +624,7 @@ class ServerConnection:
             raise ProtocolError(PROTOCOL_ERROR, "PRIORITY on stream 0")
         if len(payload) != 5:
             raise ProtocolError(FRAME_SIZE_ERROR, "PRIORITY length")
-        if int.from_bytes(payload[:4], "big") & _STREAM_MASK == stream_id:
+        if int.from_bytes(payload[:4], "big") & STREAM_ID_MASK == stream_id:
             # A stream cannot depend on itself (§5.3.1). The stream error needs RST_STREAM,
             # which must not be sent on an idle or closed stream (§6.4, §5.1): escalated.
             if stream_id not in self.streams:
@@ -720,39 +652,3 @@ _FRAME_HANDLERS: tuple[Callable[[ServerConnection, int, int, bytes], None], ...]
     ServerConnection._receive_window_update,
     ServerConnection._receive_continuation,
 )
-
-
-def _unpadded(payload: bytes, fixed: int) -> bytes:
-    """``payload`` without its Pad Length byte, ``fixed`` bytes after it, and the padding."""
-    if not payload:
-        raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
-    padding = payload[0]
-    stop = len(payload) - padding
-    if stop < 1 + fixed:
-        raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
-    return payload[1 + fixed : stop]
-
-
-def _headers_payload(flags: int, stream_id: int, payload: bytes) -> tuple[bytes, bool]:
-    """A HEADERS payload without padding and priority fields; True when the priority
-    makes the stream depend on itself (a stream error, RFC 9113 §5.3.1)."""
-    fixed = 5 if flags & FLAG_PRIORITY else 0
-    start = 0
-    stop = len(payload)
-    if flags & FLAG_PADDED:
-        if not payload:
-            raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
-        start = 1
-        stop -= payload[0]
-        if stop < start:
-            raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
-        if stop < start + fixed:
-            raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
-    elif stop < fixed:
-        raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
-    bad_priority = False
-    if fixed:
-        dependency = int.from_bytes(payload[start : start + 4], "big") & _STREAM_MASK
-        bad_priority = dependency == stream_id
-        start += 5
-    return payload[start:stop], bad_priority

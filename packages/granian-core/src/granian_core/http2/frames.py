@@ -3,7 +3,8 @@
 Every frame starts with a 9-byte header: a 24-bit payload length, an 8-bit type,
 8 bits of flags, and a 31-bit stream id (the top bit is reserved and ignored on
 receipt). Builders return ready-to-write ``bytes``; the connection appends them
-to its output list, which is joined once per write.
+to its output list, which is joined once per write. The parsers take received
+payloads apart and raise :class:`~.errors.ProtocolError` on a malformed one.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from .errors import ProtocolError
+
 __all__ = [
     "CANCEL",
     "COMPRESSION_ERROR",
     "CONNECT_ERROR",
     "CONTINUATION",
     "DATA",
+    "DEFAULT_WINDOW",
     "ENHANCE_YOUR_CALM",
     "FLAG_ACK",
     "FLAG_END_HEADERS",
@@ -29,7 +33,9 @@ __all__ = [
     "GOAWAY",
     "HEADERS",
     "INTERNAL_ERROR",
+    "MAX_FRAME_SIZE",
     "MAX_WINDOW",
+    "MIN_FRAME_SIZE",
     "NO_ERROR",
     "PING",
     "PRIORITY",
@@ -47,16 +53,18 @@ __all__ = [
     "SETTING_MAX_FRAME_SIZE",
     "SETTING_MAX_HEADER_LIST_SIZE",
     "STREAM_CLOSED",
+    "STREAM_ID_MASK",
     "WINDOW_UPDATE",
-    "data_frame",
     "frame_header",
     "goaway_frame",
     "headers_frames",
+    "headers_payload",
     "parse_header",
     "parse_settings",
     "ping_frame",
     "rst_stream_frame",
     "settings_frame",
+    "unpadded",
     "window_update_frame",
 ]
 
@@ -102,11 +110,16 @@ SETTING_MAX_FRAME_SIZE: Final = 0x5
 SETTING_MAX_HEADER_LIST_SIZE: Final = 0x6
 SETTING_ENABLE_CONNECT_PROTOCOL: Final = 0x8
 
+#: RFC 9113 defaults, in force until a SETTINGS frame says otherwise, and bounds.
+DEFAULT_WINDOW: Final = 65_535
+MIN_FRAME_SIZE: Final = 16_384  # also the default MAX_FRAME_SIZE
+MAX_FRAME_SIZE: Final = 16_777_215
 #: The largest flow-control window (RFC 9113 §6.9.1).
 MAX_WINDOW: Final = 2**31 - 1
 #: The size of a frame header.
 FRAME_HEADER: Final = 9
-_STREAM_MASK: Final = 0x7FFFFFFF
+#: A stream id without its reserved top bit (also a WINDOW_UPDATE increment's mask).
+STREAM_ID_MASK: Final = 0x7FFFFFFF
 
 #: length (high 8 bits, low 16 bits), type, flags, stream id.
 _HEADER = struct.Struct(">BHBBL")
@@ -124,14 +137,30 @@ def frame_header(length: int, frame_type: int, flags: int, stream_id: int) -> by
 def parse_header(buffer: bytes, offset: int) -> tuple[int, int, int, int]:
     """``(length, type, flags, stream_id)`` of the frame header at ``offset``."""
     high, low, frame_type, flags, stream_id = _HEADER.unpack_from(buffer, offset)
-    return (high << 16) | low, frame_type, flags, stream_id & _STREAM_MASK
+    return (high << 16) | low, frame_type, flags, stream_id & STREAM_ID_MASK
 
 
-def data_frame(stream_id: int, data: bytes, end_stream: bool) -> bytes:
-    """A whole DATA frame (header and payload) in one piece; see ``connection`` for the
-    hot path, which writes the header and the payload as two list items."""
-    flags = FLAG_END_STREAM if end_stream else 0
-    return frame_header(len(data), DATA, flags, stream_id) + data
+def unpadded(payload: bytes) -> bytes:
+    """A PADDED frame's ``payload`` without its Pad Length byte and its padding."""
+    if not payload:
+        raise ProtocolError(FRAME_SIZE_ERROR, "PADDED frame without a Pad Length")
+    stop = len(payload) - payload[0]
+    if stop < 1:
+        raise ProtocolError(PROTOCOL_ERROR, "Padding longer than the payload")
+    return payload[1:stop]
+
+
+def headers_payload(flags: int, stream_id: int, payload: bytes) -> tuple[bytes, bool]:
+    """A HEADERS payload without padding and priority fields; True when the priority
+    makes the stream depend on itself (a stream error, RFC 9113 §5.3.1)."""
+    if flags & FLAG_PADDED:
+        payload = unpadded(payload)
+    if not flags & FLAG_PRIORITY:
+        return payload, False
+    if len(payload) < 5:
+        raise ProtocolError(FRAME_SIZE_ERROR, "HEADERS too short for its priority")
+    dependency = int.from_bytes(payload[:4], "big") & STREAM_ID_MASK
+    return payload[5:], dependency == stream_id
 
 
 def headers_frames(stream_id: int, block: bytes, end_stream: bool, max_size: int) -> list[bytes]:

@@ -1,9 +1,9 @@
 """HTTP/2 header blocks ↔ exchange fields.
 
-Request: the block is validated as RFC 9113 §8.2-8.3 require of a server (the
-smuggling defence h2's inbound validation gave): field names lower-case and free of
-illegal characters, values without NUL/CR/LF or surrounding whitespace,
-pseudo-headers known, unique and first, the ones the method needs present, no
+Request: the block is validated as RFC 9113 §8.2-8.3 require of a server (a
+smuggling defence): field names lower-case and free of illegal characters,
+values without NUL/CR/LF or surrounding whitespace, pseudo-headers known,
+unique and first, the ones the method needs present, no
 connection-specific fields, ``te`` only ``trailers``, one ``host`` agreeing with
 ``:authority``, ``content-length`` digits without conflicting copies. A violation
 raises :class:`MalformedHeaders` (the connection resets the stream). Pseudo-headers
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MalformedHeaders",
     "RequestHead",
+    "header_pair",
     "parse_request_head",
     "request_trailers",
     "response_headers",

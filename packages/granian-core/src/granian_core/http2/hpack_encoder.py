@@ -15,9 +15,6 @@ Fields given as hpack's ``NeverIndexedHeaderTuple`` (sensitive values) use the
 SETTINGS_HEADER_TABLE_SIZE, the next block starts with a dynamic table size
 update (§6.3) to the smallest size seen, as decoders such as nghttp2 require;
 the table stays empty whatever its size.
-
-It offers what ``h2.connection.H2Connection`` uses of its encoder: ``encode``
-and the ``header_table_size`` property.
 """
 
 from __future__ import annotations
@@ -94,7 +91,7 @@ def encode_field(name: bytes, value: bytes) -> bytes:
 
 
 class LiteralEncoder:
-    """Stands in for ``hpack.Encoder`` on a server connection; see the module docstring."""
+    """The response-header encoder of a ``ServerConnection``; see the module docstring."""
 
     __slots__ = ("_pending_size", "_table_size")
 
@@ -113,11 +110,8 @@ class LiteralEncoder:
         pending = self._pending_size
         self._pending_size = value if pending is None else min(pending, value)
 
-    def encode(self, headers: Iterable[tuple[bytes, bytes]], huffman: bool = True) -> bytes:
-        """The header block for ``headers`` (names lower-case bytes, values bytes).
-
-        ``huffman`` is accepted for hpack's signature; strings are coded when shorter.
-        """
+    def encode(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+        """The header block for ``headers`` (names lower-case bytes, values bytes)."""
         parts: list[bytes] = []
         if self._pending_size is not None:
             # The table is empty anyway: announce the smallest size, then the current one.

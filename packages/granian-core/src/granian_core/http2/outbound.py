@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from .connection import StreamClosedError
+from .errors import StreamClosedError
 
 if TYPE_CHECKING:
     from granian_core.exchange import Headers

@@ -17,7 +17,8 @@ from typing import IO, TYPE_CHECKING, cast
 
 from granian_core.tls import connection_info
 
-from .connection import PREFACE, ProtocolError, StreamClosedError
+from .connection import PREFACE
+from .errors import ProtocolError, StreamClosedError
 from .exchange import H2Exchange
 from .flow import AdaptiveWindow, ConnectionCredit
 from .frames import (

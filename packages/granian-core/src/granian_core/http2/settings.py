@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .connection import DEFAULT_WINDOW, MAX_FRAME_SIZE, MIN_FRAME_SIZE, ServerConnection
+from .connection import ServerConnection
 from .frames import (
+    DEFAULT_WINDOW,
+    MAX_FRAME_SIZE,
     MAX_WINDOW,
+    MIN_FRAME_SIZE,
     SETTING_ENABLE_CONNECT_PROTOCOL,
     SETTING_INITIAL_WINDOW_SIZE,
     SETTING_MAX_CONCURRENT_STREAMS,
