@@ -24,7 +24,7 @@ from granian_core.exchange import ClientDisconnected
 if TYPE_CHECKING:
     from granian_core.exchange import HTTPExchange
 
-__all__ = ["READ_AHEAD", "BodyFeed"]
+__all__ = ["BodyFeed"]
 
 #: Chunks the loop may read before the app's thread takes them.
 READ_AHEAD = 4

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
-__all__ = ["Codec", "FrameHandler", "WSState"]
+__all__ = ["Codec", "FrameHandler", "WSState", "join_fragments"]
 
 
 class WSState(enum.Enum):
@@ -65,3 +65,10 @@ class Codec(Protocol):
 
     def close_frame(self, code: int | None, reason: str = "") -> bytes:
         """Our close frame (empty for ``None``/1005); moves ``state`` on."""
+
+
+def join_fragments(parts: list[str | bytes]) -> str | bytes:
+    """A fragmented message from its parts: all ``str`` (text) or all ``bytes`` (binary)."""
+    if type(parts[0]) is str:
+        return "".join(parts)  # type: ignore[arg-type]
+    return b"".join(parts)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from granian_core.websocket import (
     is_valid_close_code,
 )
 
-from .codec import FrameHandler, WSState
+from .codec import FrameHandler, WSState, join_fragments
 
 __all__ = ["FrameCodec"]
 
@@ -317,7 +317,7 @@ class FrameCodec:
             return
         if parts:
             parts.append(part)
-            part = "".join(parts) if type(part) is str else b"".join(parts)  # type: ignore[arg-type]
+            part = join_fragments(parts)
             parts.clear()
         self._fragment_opcode = 0
         self._fragment_size = 0

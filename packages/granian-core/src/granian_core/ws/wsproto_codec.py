@@ -14,7 +14,7 @@ from wsproto.frame_protocol import CloseReason
 
 from granian_core.websocket import MESSAGE_TOO_BIG, NO_STATUS
 
-from .codec import FrameHandler, WSState
+from .codec import FrameHandler, WSState, join_fragments
 
 __all__ = ["WsprotoCodec"]
 
@@ -70,7 +70,7 @@ class WsprotoCodec:
             return
         if parts:
             parts.append(data)
-            data = "".join(parts) if type(data) is str else b"".join(parts)  # type: ignore[arg-type]
+            data = join_fragments(parts)
             self._parts = []
         self._handler.message_received(data)
 
