@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .caches import remember
 from .errors import ConfigurationError
 from .exchange import ConnectionInfo, TLSInfo
 
@@ -62,9 +63,8 @@ class PerTLSFacts(Generic[_T]):
     def __call__(self, tls: TLSInfo) -> _T:
         value = self._cache.get(tls)
         if value is None:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()  # rare (many client certificates): start over, stay bounded
-            value = self._cache[tls] = self._build(tls)
+            # Many client certificates are rare: starting over keeps the table bounded.
+            value = remember(self._cache, tls, self._build(tls), self._limit)
         return value
 
 

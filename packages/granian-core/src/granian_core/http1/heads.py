@@ -11,6 +11,7 @@ import re
 from http import HTTPStatus
 from typing import Final
 
+from granian_core.caches import remember
 from granian_core.exchange import ResponseError
 
 __all__ = [
@@ -78,10 +79,7 @@ def learn_name(name: bytes) -> int:
     if type(name) is not bytes or _TOKEN(name) is None:
         raise ResponseError(f"invalid response header name {name!r}")
     kind = _SPECIAL_NAMES.get(name.lower(), KIND_PLAIN)
-    if len(NAME_KINDS) >= _NAME_CACHE_LIMIT:
-        NAME_KINDS.clear()
-    NAME_KINDS[name] = kind
-    return kind
+    return remember(NAME_KINDS, name, kind, _NAME_CACHE_LIMIT)
 
 
 def parse_length(value: bytes) -> int:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from granian_core.caches import remember
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -128,9 +130,7 @@ def _field_kind(field: tuple[bytes, bytes]) -> int:
     if kind is None:
         kind = _name_kind(name)
     if len(name) + len(value) <= _CACHED_FIELD_LENGTH:
-        if len(_FIELD_KINDS) >= _FIELD_CACHE_LIMIT:
-            _FIELD_KINDS.clear()
-        _FIELD_KINDS[field] = kind
+        remember(_FIELD_KINDS, field, kind, _FIELD_CACHE_LIMIT)
     return kind
 
 

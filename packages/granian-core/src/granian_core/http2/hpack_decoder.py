@@ -35,6 +35,8 @@ from operator import itemgetter
 
 from hpack.table import HeaderTable
 
+from granian_core.caches import remember
+
 from .huffman_table import huffman_decode
 
 __all__ = ["HPACKError", "HeaderBlockDecoder", "HeaderListTooLarge"]
@@ -141,9 +143,7 @@ def _huffman_decode(coded: bytes) -> bytes:
     except ValueError as exc:
         raise HPACKError(str(exc)) from None
     if len(coded) <= _HUFFMAN_CACHE_MAX_LENGTH:
-        if len(_HUFFMAN_CACHE) >= _HUFFMAN_CACHE_LIMIT:
-            _HUFFMAN_CACHE.clear()
-        _HUFFMAN_CACHE[coded] = decoded
+        remember(_HUFFMAN_CACHE, coded, decoded, _HUFFMAN_CACHE_LIMIT)
     return decoded
 
 
@@ -329,9 +329,11 @@ class HeaderBlockDecoder:
         else:
             name = self._dynamic_name(index)
         value, pos = _decode_string(block, pos)
-        return ((name, value), len(name) + len(value) + _ENTRY_OVERHEAD), pos
+        return _entry(name, value), pos
 
     def _dynamic_name(self, index: int) -> bytes:
+        """The name of dynamic entry ``index`` (>= 62; the indexed-field path in ``_decode``
+        does the same look-up inline, it being the hot one)."""
         position = index - _FIRST_DYNAMIC
         if position >= len(self._entries):
             raise HPACKError(f"header index {index} out of range")

@@ -26,6 +26,8 @@ from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 from hpack.table import HeaderTable
 
+from granian_core.caches import remember
+
 __all__ = ["LiteralEncoder", "encode_integer"]
 
 #: Static table: exact (name, value) → index, and name → its first index (1-based).
@@ -129,8 +131,6 @@ class LiteralEncoder:
                 name, value = field
                 encoded = encode_field(name, value)
                 if len(name) + len(value) <= _CACHED_FIELD_LIMIT:
-                    if len(cache) >= _CACHE_LIMIT:
-                        cache.clear()
-                    cache[field] = encoded
+                    remember(cache, field, encoded, _CACHE_LIMIT)
             parts.append(encoded)
         return b"".join(parts)
