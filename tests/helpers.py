@@ -62,3 +62,12 @@ def wait_for_new_worker(url: str, old_pid: int, timeout: float = 20.0) -> int:
             return pid
         time.sleep(0.1)
     raise AssertionError("no new worker answered")
+
+
+async def complete_lifespan(receive: Any, send: Any) -> None:
+    """A test app's whole lifespan: every startup/shutdown message answered as complete."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return

@@ -13,6 +13,7 @@ import pytest
 import trustme
 from granian_core.interface import load_interface
 
+from .helpers import complete_lifespan
 from .test_http2_server import serve_h2
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one stream window of frames
@@ -21,11 +22,8 @@ CHUNK = 64 * 1024
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await complete_lifespan(receive, send)
+        return
     body = b""
     more = True
     while more:

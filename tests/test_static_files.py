@@ -31,7 +31,7 @@ from granian_core.config import ServerConfig
 from granian_core.errors import ConfigurationError
 
 from .conftest import ROOT, GranianProcess, ServerHandle, free_port, granian_command, run_server
-from .helpers import connect, read_until_eof
+from .helpers import complete_lifespan, connect, read_until_eof
 
 SECRET = b"top secret\n"
 HELLO = b"hello static\n"
@@ -88,11 +88,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 # -- the apps behind the static routes: they say what reached them ---------------------------
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await complete_lifespan(receive, send)
+        return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"app:" + scope["path"].encode()})
 
