@@ -316,9 +316,7 @@ class Supervisor:
     def _rolling_restart(self) -> None:
         """SIGHUP: re-read env files, run reload hooks, respawn each worker in turn."""
         logger.info("Reloading granian")
-        self.env_files.load()
-        for hook in self.hooks.reload:
-            hook()
+        self._before_reload()
         for worker_id in range(1, self.config.workers + 1):
             if self._stop_requested:
                 return
@@ -341,13 +339,17 @@ class Supervisor:
         logger.info("Changes detected, reloading workers..")
         for line in changes:
             logger.info("%s", line)
-        self.env_files.load()
-        for hook in self.hooks.reload:
-            hook()
+        self._before_reload()
         self._stop_workers(list(self._workers.values()))
         self._workers.clear()
         self._spawn_all()
         return True
+
+    def _before_reload(self) -> None:
+        """What a reload (SIGHUP or file changes) does before new workers start."""
+        self.env_files.load()
+        for hook in self.hooks.reload:
+            hook()
 
     def _stop_workers(self, workers: list[_Worker], prefix: str = "") -> None:
         """SIGTERM, then wait (SIGKILL after ``--workers-kill-timeout``)."""
