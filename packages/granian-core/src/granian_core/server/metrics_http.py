@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import ipaddress
 import logging
 import os
 import select
@@ -28,6 +27,7 @@ from typing import Any
 from granian_core.errors import ConfigurationError
 
 from .metrics import CONTENT_TYPE
+from .sockets import listen_tcp
 
 __all__ = ["MAX_CONNECTIONS", "MetricsExporter"]
 
@@ -78,30 +78,26 @@ class MetricsExporter:
 class _ExporterServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = BACKLOG
     #: ``handle_request`` gives up after this if the ready connection vanished meanwhile.
     timeout = 0.5
 
     def __init__(self, address: str, port: int, render: Callable[[], bytes]) -> None:
-        six = ipaddress.ip_address(address).version == 6
-        self.address_family = socket.AF_INET6 if six else socket.AF_INET
         self.render = render
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         #: ``request_stop`` writes here to wake the accept loop (no polling).
         self._wake_r, self._wake_w = socket.socketpair()
         super().__init__((address, port), _MetricsHandler, bind_and_activate=False)
+        # The listener is bound the way the server's own is (IPv6 only for an IPv6 address).
+        self.socket.close()
         try:
-            if six:  # "::" means IPv6 only, as for the main listener
-                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            self.server_bind()
-            self.server_activate()
+            self.socket = listen_tcp(address, port, BACKLOG)
         except OSError as exc:
             self.server_close()
             raise ConfigurationError(
                 f"Cannot bind the metrics exporter to {address}:{port}: {exc.strerror}"
             ) from None
+        self.server_address = self.socket.getsockname()
         _live_servers.add(self)
 
     def serve_until_stopped(self) -> None:

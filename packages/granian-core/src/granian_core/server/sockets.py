@@ -42,20 +42,32 @@ def close_listener(sock: socket.socket) -> None:
 
 def bind_tcp(address: str, port: int, backlog: int) -> socket.socket:
     """A listening, non-blocking TCP socket on ``address:port`` (port 0 = any free port)."""
+    try:
+        sock = listen_tcp(address, port, backlog)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot bind to {address}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_tcp(address: str, port: int, backlog: int) -> socket.socket:
+    """A listening TCP socket on ``address:port``; raises ``OSError`` (closed on failure).
+
+    An IPv6 address means IPv6 only, as written: dual-stack needs an explicit choice.
+    The server's listener and the metrics exporter both bind this way.
+    """
     family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
-            # "::" then means IPv6 only, as written; dual-stack needs an explicit choice.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((address, port))
         sock.listen(backlog)
-    except OSError as exc:
+    except OSError:
         sock.close()
-        raise ConfigurationError(f"Cannot bind to {address}:{port}: {exc.strerror}") from None
-    sock.setblocking(False)
-    sock.set_inheritable(True)
+        raise
     return sock
 
 
