@@ -329,7 +329,8 @@ class HeaderBlockDecoder:
         else:
             name = self._dynamic_name(index)
         value, pos = _decode_string(block, pos)
-        return _entry(name, value), pos
+        # _entry(name, value), inlined: a connection's first blocks are mostly literals.
+        return ((name, value), len(name) + len(value) + _ENTRY_OVERHEAD), pos
 
     def _dynamic_name(self, index: int) -> bytes:
         """The name of dynamic entry ``index`` (>= 62; the indexed-field path in ``_decode``
