@@ -428,9 +428,13 @@ def test_request_body_is_not_buffered_without_bound(run: Any) -> None:
     assert probe.values["buffered"] <= buffer_size + 256 * 1024
 
 
-def test_write_backpressure_blocks_drain(run: Any) -> None:
+@pytest.mark.parametrize("chunk_size", [1024 * 1024, 1024], ids=["1MiB", "1KiB"])
+def test_write_backpressure_blocks_drain(run: Any, chunk_size: int) -> None:
+    """A client that does not read stalls the handler. With 1 KiB writes this also bounds
+    the bytes a connection holds for the worker's next flush (granian_core.coalesce):
+    an unbounded hold would never pause the transport."""
     total = 50 * 1024 * 1024
-    chunk = b"y" * (1024 * 1024)
+    chunk = b"y" * chunk_size
     probe = Probe()
 
     async def big_stream(exchange: HTTPExchange) -> None:
@@ -450,10 +454,28 @@ def test_write_backpressure_blocks_drain(run: Any) -> None:
         sock.sendall(get())
         assert probe.event.wait(WAIT)
         time.sleep(0.2)  # the handler gets every chance to run ahead; it must stay blocked
-        assert probe.values["written"] < total
+        assert probe.values["written"] < total // 4
         response = read_response(stream)
     assert len(response.body) == total
     assert probe.values["written"] == total
+
+
+def test_held_bytes_keep_their_order_around_large_writes(run: Any) -> None:
+    """Held small pieces go out before a large piece written directly, and after it."""
+    pieces = [b"a" * 10, bytes(range(256)) * 1024, b"b" * 100, b"c" * 70_000, b"d"]
+
+    async def mixed(exchange: HTTPExchange) -> None:
+        exchange.start_response(200, [])
+        for piece in pieces:
+            exchange.write(piece)
+        exchange.end_response(b"end")
+
+    with run(mixed) as srv, connect(srv.port) as (sock, stream):
+        for _ in range(2):  # and again on the same connection, after a held response end
+            sock.sendall(get())
+            response = read_response(stream)
+            assert response.chunked
+            assert response.body == b"".join(pieces) + b"end"
 
 
 def test_pipelining_client_that_does_not_read_is_not_answered_ahead(run: Any) -> None:

@@ -11,6 +11,8 @@ the connection serializes, and owns everything time- or buffer-related:
 - read flow control: reading pauses while more than ``http1_buffer_size``
   parsed bytes wait (unread body, pipelined requests) and resumes at half;
 - write flow control: ``pause_writing``/``resume_writing`` drive ``drain()``;
+- write coalescing: small writes are held until the worker's next flush, so the
+  responses of one loop pass leave together (see :mod:`granian_core.coalesce`);
 - pipelining: one request at a time; with ``--http1-pipeline-flush`` the
   responses to a batch of pipelined requests go out in one write;
 - WebSocket upgrades (``--ws`` and an interface that serves them): the parser
@@ -24,6 +26,7 @@ import asyncio
 import logging
 from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
+from granian_core.coalesce import HeldWrites
 from granian_core.exchange import ClientDisconnected
 from granian_core.http2.protocol import PREFACE as H2_PREFACE
 from granian_core.http2.protocol import H2Protocol
@@ -99,7 +102,7 @@ class Detached(NamedTuple):
     write_paused: bool
 
 
-class H1Protocol(asyncio.Protocol):
+class H1Protocol(HeldWrites, asyncio.Protocol):
     """The HTTP/1.1 server side of one connection."""
 
     __slots__ = (
@@ -151,6 +154,7 @@ class H1Protocol(asyncio.Protocol):
         self._exchange: H1Exchange | None = None
         self._deferred: list[bytes] | None = None
         self._deferred_size = 0
+        self._start_holding(state.coalescer)
         self._body_waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._head_timer: asyncio.TimerHandle | None = None
@@ -228,6 +232,7 @@ class H1Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
         self._closing = True
+        self._held = None
         self._state.connections.discard(self)
         if self._head_timer is not None:
             self._head_timer.cancel()
@@ -296,6 +301,7 @@ class H1Protocol(asyncio.Protocol):
         """
         self._flush_deferred()
         self._deferred = None
+        self.release_held()
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
@@ -381,7 +387,7 @@ class H1Protocol(asyncio.Protocol):
             if self._deferred_size >= DEFERRED_LIMIT:
                 self._flush_deferred()
         elif not self._closing:
-            self._transport.write(data)  # type: ignore[union-attr]
+            self._send(data)
 
     def _write_parts(self, parts: list[bytes]) -> None:
         """Write ``parts`` in order: small ones joined, large ones without a copy."""
@@ -390,6 +396,7 @@ class H1Protocol(asyncio.Protocol):
         elif sum(map(len, parts)) <= JOIN_LIMIT or self._deferred is not None:
             self._write(b"".join(parts))
         elif not self._closing:
+            self.release_held()
             # One writev on uvloop; the large piece is not copied into a joined buffer.
             self._transport.writelines(parts)  # type: ignore[union-attr]
 
@@ -399,7 +406,7 @@ class H1Protocol(asyncio.Protocol):
             self._deferred = None
             self._deferred_size = 0
             if deferred and not self._lost:
-                self._transport.write(b"".join(deferred))  # type: ignore[union-attr]
+                self._send(b"".join(deferred))
 
     async def _drain(self) -> None:
         if self._lost:
@@ -423,6 +430,7 @@ class H1Protocol(asyncio.Protocol):
     async def _send_file_body(self, file: IO[bytes], offset: int, count: int) -> int:
         """Send ``count`` bytes of ``file`` from ``offset``; returns the bytes sent."""
         self._flush_deferred()
+        self.release_held()  # sendfile bypasses the transport's buffer
         transport = self._transport
         assert transport is not None
         if native_sendfile(self._loop, transport):
@@ -491,6 +499,7 @@ class H1Protocol(asyncio.Protocol):
         if self._closing:
             return
         self._flush_deferred()
+        self.release_held()
         self._closing = True
         self._head_deadline = None
         if self._transport is not None:
@@ -501,6 +510,8 @@ class H1Protocol(asyncio.Protocol):
         self._abort()
 
     def _abort(self) -> None:
+        # What the app wrote before failing goes out first, as if it had never been held.
+        self.release_held()
         self._closing = True
         self._deferred = None
         if self._transport is not None:

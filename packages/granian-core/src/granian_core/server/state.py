@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from typing import IO, TYPE_CHECKING, Any
 
+from granian_core.coalesce import WriteCoalescer
 from granian_core.websocket import WebSocketSession
 
 from .metrics import WorkerMetrics
@@ -54,6 +55,8 @@ class WorkerState:
         self.interface = interface
         self.loop = loop
         self.connections: set[Any] = set()
+        #: Small writes of every connection leave together, once per loop pass.
+        self.coalescer = WriteCoalescer(loop)
         #: Always counted (one int increment each); exported only with --metrics.
         self.metrics = WorkerMetrics()
         self.stopping = False
