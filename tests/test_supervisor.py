@@ -163,12 +163,16 @@ def test_unix_socket(tmp_path: Path) -> None:
 
 
 def test_sigterm_lets_in_flight_requests_finish(
-    granian_proc: Callable[..., GranianProcess],
+    granian_proc: Callable[..., GranianProcess], tmp_path: Path
 ) -> None:
     proc = granian_proc(*START)
+    in_app = tmp_path / "in-app"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(httpx.get, f"{proc.url}/slow", timeout=20)
-        time.sleep(0.3)  # the request is in the app now
+        slow = pool.submit(httpx.get, f"{proc.url}/slow?{in_app}", timeout=20)
+        deadline = time.monotonic() + 10
+        while not in_app.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert in_app.exists(), "the request never reached the app"
         proc.proc.terminate()
         response = slow.result()
     assert response.status_code == 200

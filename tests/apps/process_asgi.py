@@ -1,4 +1,7 @@
-"""An ASGI app for process-model tests: reports its PID, or kills its worker."""
+"""An ASGI app for process-model tests: reports its PID, or kills its worker.
+
+``/slow?PATH`` creates the file PATH once the request is inside the app, then sleeps 1 s.
+"""
 
 import asyncio
 import os
@@ -10,6 +13,9 @@ async def app(scope, receive, send):
     if scope["path"] == "/crash":
         os._exit(3)
     if scope["path"] == "/slow":
+        if scope["query_string"]:
+            with open(scope["query_string"].decode(), "w"):
+                pass
         await asyncio.sleep(1.0)
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})

@@ -30,12 +30,15 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from asyncio import Transport
 
-__all__ = ["HOLD_LIMIT", "HeldWrites", "Holder", "WriteCoalescer"]
+__all__ = ["HOLD_LIMIT", "JOIN_LIMIT", "HeldWrites", "Holder", "WriteCoalescer"]
 
 logger = logging.getLogger("_granian")
 
 #: Bytes a connection may hold for the next flush; a write past this goes out at once.
 HOLD_LIMIT = 64 * 1024
+#: Pieces of one write up to this total are joined (cheaper than a writev of small
+#: buffers); larger ones go out with ``writelines``, not copied into a joined buffer.
+JOIN_LIMIT = 16 * 1024
 
 
 class Holder(Protocol):
@@ -105,9 +108,34 @@ class HeldWrites:
         if self._held_size > HOLD_LIMIT:
             self.release_held()
 
+    def _send_parts(self, parts: list[bytes], size: int) -> None:
+        """:meth:`_send` for pieces of ``size`` bytes in all (the list becomes ours)."""
+        held = self._held
+        if held is None:
+            if size > HOLD_LIMIT:
+                self._transport.writelines(parts)  # type: ignore[union-attr]
+                return
+            self._held = parts
+            self._held_size = size
+            self._coalescer.hold(self)
+            return
+        held += parts
+        self._held_size += size
+        if self._held_size > HOLD_LIMIT:
+            self.release_held()
+
     def release_held(self) -> None:
         """Write the held bytes now (the coalescer's flush, or before a direct write)."""
         held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))  # type: ignore[union-attr]
+        if held is None:
+            return
+        self._held = None
+        transport = self._transport
+        assert transport is not None
+        if len(held) == 1:
+            transport.write(held[0])
+        elif self._held_size <= JOIN_LIMIT:
+            transport.write(b"".join(held))
+        else:
+            # One writev on uvloop; a large piece is not copied into a joined buffer.
+            transport.writelines(held)

@@ -12,6 +12,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING
 
+from granian_core.coalesce import JOIN_LIMIT
 from granian_core.exchange import ClientDisconnected, Headers, HTTPExchange, ResponseError
 
 from .connection import BodyError
@@ -24,9 +25,6 @@ __all__ = ["H1Exchange"]
 
 #: Files up to this size are read on the loop in one ``pread`` and written with their head.
 INLINE_FILE_LIMIT = 64 * 1024
-#: Pieces of one write up to this total are joined (cheaper than a writev of small
-#: buffers); larger ones go out with ``writelines``, not copied into a joined buffer.
-JOIN_LIMIT = 16 * 1024
 
 
 class H1Exchange(HTTPExchange):

@@ -33,7 +33,7 @@ from granian_core.http2.protocol import H2Protocol
 
 from .connection import BodyError, H1Connection
 from .events import ParseError, RequestHead
-from .exchange import JOIN_LIMIT, H1Exchange
+from .exchange import H1Exchange
 from .parsers import make_parser
 from .transport_info import connection_info, native_sendfile
 
@@ -391,14 +391,10 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
 
     def _write_parts(self, parts: list[bytes]) -> None:
         """Write ``parts`` in order: small ones joined, large ones without a copy."""
-        if len(parts) == 1:
-            self._write(parts[0])
-        elif sum(map(len, parts)) <= JOIN_LIMIT or self._deferred is not None:
-            self._write(b"".join(parts))
+        if len(parts) == 1 or self._deferred is not None:
+            self._write(parts[0] if len(parts) == 1 else b"".join(parts))
         elif not self._closing:
-            self.release_held()
-            # One writev on uvloop; the large piece is not copied into a joined buffer.
-            self._transport.writelines(parts)  # type: ignore[union-attr]
+            self._send_parts(parts, sum(map(len, parts)))
 
     def _flush_deferred(self) -> None:
         deferred = self._deferred
