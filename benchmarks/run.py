@@ -66,8 +66,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="instead of benchmarking, py-spy our server under the hello load",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each workload N times, servers taking turns; report each median",
+    )
     parser.add_argument("--list", action="store_true", help="list workloads and servers")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
 
 def timing_from(args: argparse.Namespace) -> Timing:
@@ -167,10 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     workloads = tuple(BY_NAME[name] for name in args.only) if args.only else WORKLOADS
     pythons = prepare(servers, args.ours_python)
     meta = describe_machine(pythons, timing)
-    print(f"benchmarks: {meta['timing']}, {len(servers)} servers, {len(workloads)} workloads")
+    meta["rounds"] = args.rounds
+    print(
+        f"benchmarks: {meta['timing']}, {len(servers)} servers, {len(workloads)} workloads, "
+        f"{args.rounds} round(s)"
+    )
     if meta["loadavg_start"][0] > BUSY_LOAD:
         print(f"warning: load average {meta['loadavg_start'][0]:.1f}: results will be noisy")
-    plan = Plan(servers, workloads, timing, pythons, pythons["tools"])
+    plan = Plan(servers, workloads, timing, pythons, pythons["tools"], args.rounds)
     results = run_plan(plan)
     meta["loadavg_end"] = os.getloadavg()
     print()

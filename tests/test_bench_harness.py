@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import profiling, report
+from benchmarks.harness import profiling, report, runner
 from benchmarks.harness.results import Result, percentile
 
 LIMIT_SERVER = Path(__file__).resolve().parent.parent / "benchmarks" / "apps" / "limit_server.py"
@@ -57,6 +57,19 @@ def test_table_shows_na_with_its_reason_and_ours_first() -> None:
     assert lines[2].split()[:3] == ["h2c-1", "asgi", "ours"]
     assert "n/a" in lines[3]
     assert lines[3].endswith("h2c not served")
+
+
+def test_rounds_report_the_median_run_and_keep_every_value() -> None:
+    rounds = [_result("ours", "asgi", v) for v in (30_000.0, 10_000.0, 20_000.0, 40_000.0)]
+    median = runner._median(rounds)
+    assert median.value == 20_000.0  # the lower of the two middle runs
+    assert median.extra["round_values"] == [30_000.0, 10_000.0, 20_000.0, 40_000.0]
+    assert runner._median(rounds[:1]) is rounds[0]
+
+
+def test_rounds_with_a_failed_run_fail() -> None:
+    rounds = [_result("ours", "asgi", 30_000.0), _result("ours", "asgi", None)]
+    assert not runner._median(rounds).ok
 
 
 def test_percentile_nearest_rank() -> None:

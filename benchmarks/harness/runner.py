@@ -1,5 +1,8 @@
 """Runs the plan, workload by workload: every selected server runs a workload before the next
 workload starts, so the servers compared in one table group are measured close in time.
+With ``rounds`` > 1 the servers take turns that many times on each workload and each
+server's median run is reported (its other values are kept in ``extra["round_values"]``):
+a drift of the machine then touches every server alike.
 
 Servers are started on first use and stay up (idle servers cost nothing) until the end; a
 server that dies is restarted for the next workload. A ``fresh_server`` workload gets a server
@@ -25,6 +28,7 @@ class Plan:
     timing: Timing
     pythons: dict[str, Path]  # venv name -> its python
     tools_python: Path
+    rounds: int = 1
 
 
 class ServerPool:
@@ -61,12 +65,28 @@ def run_plan(plan: Plan) -> list[Result]:
     pool = ServerPool(plan.pythons)
     try:
         for workload in plan.workloads:
-            for spec in plan.servers:
-                if spec.interface in workload.interfaces:
-                    results.append(_run_workload(pool, spec, workload, plan))
+            specs = [spec for spec in plan.servers if spec.interface in workload.interfaces]
+            runs: dict[str, list[Result]] = {spec.key: [] for spec in specs}
+            for _ in range(plan.rounds):
+                for spec in specs:
+                    runs[spec.key].append(_run_workload(pool, spec, workload, plan))
+            results.extend(_median(rounds) for rounds in runs.values())
     finally:
         pool.close()
     return results
+
+
+def _median(rounds: list[Result]) -> Result:
+    """The median run (the lower one of an even count); any failed round fails the result."""
+    if len(rounds) == 1:
+        return rounds[0]
+    for result in rounds:
+        if not result.ok:
+            return result
+    ordered = sorted(rounds, key=lambda result: result.value or 0.0)
+    median = ordered[(len(ordered) - 1) // 2]
+    median.extra["round_values"] = [result.value for result in rounds]
+    return median
 
 
 def _key(spec: ServerSpec, workload: Workload) -> tuple[str, str, str]:
