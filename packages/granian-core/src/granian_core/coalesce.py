@@ -17,8 +17,10 @@ low concurrency: 4 connections -3 to -7%, 16 connections +6%, 64 connections +17
 hello, alternating runs). WebSocket echo got dearer per message when its frames were held
 (18.8 → 22 to 27 µs of server CPU, 16 connections), so only HTTP/1 responses are held.
 Moving the flush behind the newest handler of the pass (so that it ran before the poll)
-measured no better. Holds are bounded per connection (``HOLD_LIMIT``); anything larger
-is written at once, after what is held.
+measured no better. Holds are bounded per connection (``HOLD_LIMIT``, 16 KiB); anything
+larger is written at once, after what is held. Holding up to 64 KiB made the 50 KiB file
+workload 20% slower (suite runs, three rounds each): a burst of 64 such responses is
+megabytes at once, more than the peers' socket buffers take, so writes split and wait.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = ["HOLD_LIMIT", "JOIN_LIMIT", "HeldWrites", "Holder", "WriteCoalescer"]
 logger = logging.getLogger("_granian")
 
 #: Bytes a connection may hold for the next flush; a write past this goes out at once.
-HOLD_LIMIT = 64 * 1024
+HOLD_LIMIT = 16 * 1024
 #: Pieces of one write up to this total are joined (cheaper than a writev of small
 #: buffers); larger ones go out with ``writelines``, not copied into a joined buffer.
 JOIN_LIMIT = 16 * 1024
