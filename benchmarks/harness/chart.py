@@ -67,8 +67,10 @@ def main(json_path: str, png_path: str) -> None:
     for axis in list(axes.flat)[len(panels) :]:
         axis.set_visible(False)
     meta = document["meta"]
+    rounds = meta.get("rounds", 1)
+    medians = f", median of {rounds} rounds" if rounds > 1 else ""
     figure.suptitle(
-        f"granian-py benchmarks {meta.get('started', '')} - {meta.get('timing', '')}"
+        f"granian-py benchmarks {meta.get('started', '')} - {meta.get('timing', '')}{medians}"
         " (RSS: lower is better)",
         fontsize=11,
     )
