@@ -96,19 +96,7 @@ class HeldWrites:
 
     def _send(self, data: bytes) -> None:
         """Give ``data`` to the transport: held for the worker's next flush when small."""
-        held = self._held
-        if held is None:
-            if len(data) > HOLD_LIMIT:
-                self._transport.write(data)  # type: ignore[union-attr]
-                return
-            self._held = [data]
-            self._held_size = len(data)
-            self._coalescer.hold(self)
-            return
-        held.append(data)
-        self._held_size += len(data)
-        if self._held_size > HOLD_LIMIT:
-            self.release_held()
+        self._send_parts([data], len(data))
 
     def _send_parts(self, parts: list[bytes], size: int) -> None:
         """:meth:`_send` for pieces of ``size`` bytes in all (the list becomes ours)."""
