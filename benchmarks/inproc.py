@@ -7,6 +7,10 @@ can be compared in seconds, on a busy machine, without wrk.
 
     python benchmarks/inproc.py                 # asgi, rsgi, wsgi hello; µs per request
     python benchmarks/inproc.py --profile asgi  # cProfile of the asgi run, top functions
+    python benchmarks/inproc.py asgi --connections 512 --path /sleep10ms --gc
+                                                # many connections in flight, GC share
+    valgrind --tool=callgrind python benchmarks/inproc.py asgi --once --requests N
+                                                # instructions: run twice, subtract
 
 Not a substitute for the load runs in ``run.py`` (no syscalls, no parsing of many
 connections at once); it is the microscope, they are the verdict.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import pstats
 import sys
 import time
@@ -27,10 +32,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from granian_core.config import ServerConfig
 from granian_core.http1.protocol import H1Protocol
+from granian_core.server.heap import freeze_startup_heap
 from granian_core.server.state import WorkerState
 from granian_core.server.worker import build_interface
 
-REQUEST = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+REQUEST = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+
+
+class Round:
+    """The responses awaited in one round: one per connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, expected: int) -> None:
+        self.done = loop.create_future()
+        self._remaining = expected
+
+    def answered(self) -> None:
+        self._remaining -= 1
+        if self._remaining == 0:
+            self.done.set_result(None)
 
 
 class MemoryTransport:
@@ -40,10 +59,14 @@ class MemoryTransport:
         self.written = 0
         self.writes = 0
         self._closing = False
+        self.round: Round | None = None
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
         self.writes += 1
+        if self.round is not None:
+            self.round.answered()
+            self.round = None
 
     def writelines(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
@@ -86,26 +109,58 @@ def _app(interface: str) -> Any:
     return app
 
 
-async def _drive(interface: str, requests: int, parser: str) -> float:
+class GCStats:
+    """Collections and their wall time while installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.collections[info["generation"]] += 1
+            self.seconds += time.perf_counter() - self._started
+
+
+async def _drive(
+    args: argparse.Namespace, interface: str, requests: int, stats: GCStats | None = None
+) -> float:
+    """Serve ``requests`` requests over ``args.connections`` in-memory connections."""
     loop = asyncio.get_running_loop()
-    config = ServerConfig(interface=interface, http="1", http1_parser=parser, log_enabled=False)
+    config = ServerConfig(
+        interface=interface, http="1", http1_parser=args.parser, log_enabled=False
+    )
     iface = build_interface(config, _app(interface), loop)
     iface.setup(loop)
+    if args.freeze:
+        freeze_startup_heap()  # as a worker does once its app is loaded
     await iface.startup()
     state = WorkerState(config, iface, loop)
-    proto = H1Protocol(state)
-    transport = MemoryTransport()
-    proto.connection_made(transport)  # type: ignore[arg-type]
-    rounds = 3 if interface == "wsgi" else 1  # WSGI answers from a thread: more loop turns
+    pairs = []
+    connections = args.connections
+    for _ in range(connections):
+        proto = H1Protocol(state)
+        transport = MemoryTransport()
+        proto.connection_made(transport)  # type: ignore[arg-type]
+        pairs.append((proto, transport))
+    request = REQUEST % args.path.encode()
+    if stats is not None:
+        gc.callbacks.append(stats)
     started = time.process_time()
-    for _ in range(requests):
-        writes = transport.writes
-        proto.data_received(REQUEST)
-        while transport.writes == writes:
-            for _ in range(rounds):
-                await asyncio.sleep(0)
+    for _ in range(max(1, requests // connections)):
+        this_round = Round(loop, connections)
+        for proto, transport in pairs:
+            transport.round = this_round
+            proto.data_received(request)
+        await this_round.done
     elapsed = time.process_time() - started
-    proto.connection_lost(None)
+    if stats is not None:
+        gc.callbacks.remove(stats)
+    for proto, _ in pairs:
+        proto.connection_lost(None)
     state.close()
     await iface.shutdown()
     iface.teardown(loop)
@@ -131,28 +186,49 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-def measure(interface: str, requests: int, parser: str) -> float:
-    """CPU microseconds of our work per request (best of three runs, loop turns subtracted)."""
+def measure(args: argparse.Namespace, interface: str) -> str:
+    """CPU microseconds of our work per request (best of three runs, loop turns subtracted
+    when one connection is driven), and with ``--gc`` the collector's share."""
     loop = _new_loop()
     try:
-        loop.run_until_complete(_drive(interface, requests // 10, parser))  # warm-up
-        best = min(loop.run_until_complete(_drive(interface, requests, parser)) for _ in range(3))
-        turn = min(loop.run_until_complete(_baseline(requests)) for _ in range(3))
+        loop.run_until_complete(_drive(args, interface, args.requests // 10))  # warm-up
+        stats = GCStats() if args.gc else None
+        runs = [
+            loop.run_until_complete(_drive(args, interface, args.requests, stats)) for _ in "abc"
+        ]
+        turn = 0.0
+        if args.connections == 1:
+            turn = min(loop.run_until_complete(_baseline(args.requests)) for _ in range(3))
     finally:
         loop.close()
-    return (best - turn) / requests * 1e6
+    line = f"{(min(runs) - turn) / args.requests * 1e6:6.2f} µs/request"
+    if stats is not None:
+        handled = 3 * args.requests
+        per_k = ", ".join(f"{n * 1000 / handled:.1f}" for n in stats.collections)
+        share = stats.seconds / sum(runs)
+        line += f"; GC {share:.1%} of CPU, collections per 1000 requests (gen 0, 1, 2): {per_k}"
+    return line
 
 
-def profile(interface: str, requests: int, parser: str, top: int) -> None:
+def once(args: argparse.Namespace, interface: str) -> None:
+    """One run, nothing else: for instruction counts (run twice with two sizes, subtract)."""
+    loop = _new_loop()
+    try:
+        loop.run_until_complete(_drive(args, interface, args.requests))
+    finally:
+        loop.close()
+
+
+def profile(args: argparse.Namespace, interface: str) -> None:
     loop = _new_loop()
     try:
         profiler = cProfile.Profile()
         profiler.enable()
-        loop.run_until_complete(_drive(interface, requests, parser))
+        loop.run_until_complete(_drive(args, interface, args.requests))
         profiler.disable()
     finally:
         loop.close()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
 
 
 def main() -> None:
@@ -160,15 +236,23 @@ def main() -> None:
     parser.add_argument("interfaces", nargs="*", default=["asgi", "rsgi", "wsgi"])
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--parser", default="auto", choices=["auto", "h11", "httptools"])
+    parser.add_argument("--connections", type=int, default=1, help="requests in flight at once")
+    parser.add_argument("--path", default="/hello", help="the benchmark app's route")
+    parser.add_argument("--gc", action="store_true", help="report the garbage collector's share")
+    parser.add_argument(
+        "--no-freeze", dest="freeze", action="store_false", help="skip the worker's gc.freeze()"
+    )
+    parser.add_argument("--once", action="store_true", help="one run only (instruction counts)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
     for interface in args.interfaces:
         if args.profile:
-            profile(interface, args.requests, args.parser, args.top)
+            profile(args, interface)
+        elif args.once:
+            once(args, interface)
         else:
-            cost = measure(interface, args.requests, args.parser)
-            print(f"{interface:5} {args.parser:9} {cost:6.2f} µs/request")
+            print(f"{interface:5} {args.parser:9} {measure(args, interface)}")
 
 
 if __name__ == "__main__":

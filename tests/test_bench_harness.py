@@ -139,3 +139,20 @@ def test_limit_server_answers_pipelined_and_split_requests(limit_server: int) ->
         time.sleep(0.05)
         sock.sendall(request[-2:])
         assert _read_exactly(sock, len(CANNED)) == CANNED
+
+
+@pytest.mark.parametrize("interface", ["asgi", "rsgi", "wsgi"])
+def test_inproc_serves_many_connections_and_reports_the_collector(interface: str) -> None:
+    """benchmarks/inproc.py: every connection of a round is answered before the next round."""
+    out = subprocess.run(
+        [sys.executable, "benchmarks/inproc.py", interface, "--requests", "64"]
+        + ["--connections", "16", "--path", "/sleep10ms", "--gc"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.startswith(interface)
+    assert "µs/request; GC " in out
+    assert "collections per 1000 requests (gen 0, 1, 2): " in out

@@ -203,6 +203,7 @@ def run_worker(spec: WorkerSpec) -> None:
     from granian_core.loops import loops
 
     from .envfiles import load_env_files_in_worker
+    from .heap import freeze_startup_heap
     from .proctitle import set_title, worker_title
 
     _reset_inherited_signals()
@@ -220,6 +221,7 @@ def run_worker(spec: WorkerSpec) -> None:
         ssl_context = build_ssl_context(config)
         interface = build_interface(config, app, loop, worker_id=spec.worker_id)
         interface.setup(loop)
+        freeze_startup_heap()
     except FatalError as exc:
         logger.error("%s", exc)
         sys.exit(EXIT_STARTUP_FAILED)
