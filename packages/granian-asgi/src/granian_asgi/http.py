@@ -43,6 +43,9 @@ _DROP_TRAILERS = 1  # announced, but the client or the protocol cannot take them
 _SEND_TRAILERS = 2  # announced and sent: the last trailers message ends the response
 
 _TE_TRAILERS = b"trailers"
+#: Before ``http.response.start`` (and before any trailers): never mutated, only replaced,
+#: so a cycle allocates no lists of its own until the app sends headers.
+_NO_HEADERS: Headers = []
 
 
 class HTTPCycle:
@@ -63,11 +66,11 @@ class HTTPCycle:
         self._exchange = exchange
         self._state = _IDLE
         self._status = 0
-        self._headers: Headers = []
+        self._headers = _NO_HEADERS
         self._body_done = False
         self._disconnected = False
         self._trailers = _NO_TRAILERS
-        self._trailer_headers: Headers = []
+        self._trailer_headers = _NO_HEADERS
 
     # -- receive ---------------------------------------------------------------------
     async def receive(self) -> Message:
@@ -196,7 +199,7 @@ class HTTPCycle:
             raise self._flow_error("http.response.trailers")
         headers = response_headers(message.get("headers", ()))
         if trailers == _SEND_TRAILERS:
-            self._trailer_headers.extend(headers)
+            self._trailer_headers = self._trailer_headers + headers
         if message.get("more_trailers", False):
             return
         self._state = _DONE
@@ -214,7 +217,10 @@ class HTTPCycle:
 
 
 def response_headers(raw: Any) -> Headers:
-    """The app's response headers as a fresh list of ``(bytes, bytes)`` tuples, checked."""
+    """The app's response headers as a fresh list of ``(bytes, bytes)`` tuples, checked.
+
+    The app's own tuples are kept (they cannot change); other pairs become tuples.
+    """
     if not isinstance(raw, (list, tuple)):
         raise RuntimeError(f"ASGI response headers must be a list of pairs, got {raw!r}")
     headers: Headers = []
@@ -225,7 +231,7 @@ def response_headers(raw: Any) -> Headers:
             raise RuntimeError(f"ASGI response header must be a pair: {item!r}") from None
         if type(name) is not bytes or type(value) is not bytes:
             raise RuntimeError(f"ASGI response header name and value must be bytes: {item!r}")
-        headers.append((name, value))
+        headers.append(item if type(item) is tuple else (name, value))
     return headers
 
 
