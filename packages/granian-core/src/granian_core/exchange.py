@@ -14,7 +14,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
+
+from .urlpath import path_text
 
 __all__ = [
     "ClientDisconnected",
@@ -125,9 +126,7 @@ class HTTPExchange(abc.ABC):
     @property
     def path(self) -> str:
         """``raw_path`` percent-decoded and read as UTF-8 (invalid bytes → U+FFFD)."""
-        raw = self.raw_path
-        # str(bytes, encoding, errors) costs a third of bytes.decode with the same arguments.
-        return str(unquote_to_bytes(raw) if b"%" in raw else raw, "utf-8", "replace")
+        return path_text(self.raw_path)
 
     # -- request body ---------------------------------------------------------------
     @abc.abstractmethod

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import abc
 from typing import Final
-from urllib.parse import unquote_to_bytes
 
 # ClientDisconnected is re-exported: adapters need only this module for sessions.
 from .exchange import ClientDisconnected, ConnectionInfo, Headers, ResponseError
+from .urlpath import path_text
 
 __all__ = [
     "ABNORMAL_CLOSURE",
@@ -154,8 +154,7 @@ class WebSocketSession(abc.ABC):
     @property
     def path(self) -> str:
         """``raw_path`` percent-decoded and read as UTF-8 (invalid bytes → U+FFFD)."""
-        raw = self.raw_path
-        return str(unquote_to_bytes(raw) if b"%" in raw else raw, "utf-8", "replace")
+        return path_text(self.raw_path)
 
     # -- handshake ----------------------------------------------------------------------
     @abc.abstractmethod

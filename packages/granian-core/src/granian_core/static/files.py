@@ -17,7 +17,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_to_bytes
+
+from granian_core.urlpath import unquote_path
 
 from .responses import FileResponder, send_not_found
 
@@ -83,7 +84,7 @@ class StaticFiles:
 
     def match(self, raw_path: bytes) -> tuple[StaticMount, bytes] | None:
         """The mount owning ``raw_path`` and the decoded rest of the path, else ``None``."""
-        path = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
+        path = unquote_path(raw_path)
         for mount in self.mounts:
             rest = mount.remainder(path)
             if rest is not None:
@@ -92,7 +93,7 @@ class StaticFiles:
 
     def find(self, mount: StaticMount, rest: bytes) -> Found | None:
         """The regular file ``rest`` names inside ``mount``, or ``None`` (a 404)."""
-        if b"\0" in rest:
+        if 0 in rest:  # a NUL byte (an int test: see granian_core.urlpath)
             return None
         found = _stat_inside(mount, mount.root + os.fsdecode(rest))
         if found is not None and stat.S_ISDIR(found[1].st_mode):
