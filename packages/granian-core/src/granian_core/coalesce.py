@@ -16,6 +16,8 @@ to run, and one poll of the sockets that does not block), never for a timer. It 
 low concurrency: 4 connections -3 to -7%, 16 connections +6%, 64 connections +17% (ASGI
 hello, alternating runs). WebSocket echo got dearer per message when its frames were held
 (18.8 → 22 to 27 µs of server CPU, 16 connections), so only HTTP/1 responses are held.
+HTTP/2 connections register too, for the flush they already deferred to the next pass
+(their frames wait in the connection, not here): one handle per pass for all of them.
 Moving the flush behind the newest handler of the pass (so that it ran before the poll)
 measured no better. Holds are bounded per connection (``HOLD_LIMIT``, 16 KiB); anything
 larger is written at once, after what is held. Holding up to 64 KiB made the 50 KiB file

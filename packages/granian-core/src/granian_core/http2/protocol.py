@@ -6,7 +6,8 @@ decisions are sans-IO and tested alone: ``flow`` (window credit),
 
 Output is written once per batch: after a ``data_received`` batch, and once
 per loop iteration for writes coming from handler tasks (``_request_flush``
-coalesces them), so many streams answering at once share one ``write``.
+registers with the worker's ``WriteCoalescer``, one handle per pass for all
+connections), so many streams answering at once share one ``write``.
 """
 
 from __future__ import annotations
@@ -389,7 +390,13 @@ class H2Protocol(asyncio.Protocol):
     def _request_flush(self) -> None:
         if not self._flush_pending and not self._closed:
             self._flush_pending = True
-            self.loop.call_soon(self._flush)
+            # The worker's coalescer: one handle per loop pass for every connection.
+            self.state.coalescer.hold(self)
+
+    def release_held(self) -> None:
+        """The coalescer's flush: write what the handlers produced since the last one."""
+        if self._flush_pending:  # not already flushed at the end of a read
+            self._flush()
 
     def _flush(self) -> None:
         """Frame what flow control allows and write it, a budget at a time."""
