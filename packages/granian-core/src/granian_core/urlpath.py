@@ -20,4 +20,4 @@ def unquote_path(raw: bytes) -> bytes:
 def path_text(raw: bytes) -> str:
     """``raw`` percent-decoded and read as UTF-8 (invalid bytes become U+FFFD)."""
     # str(bytes, encoding, errors) costs a third of bytes.decode with the same arguments.
-    return str(unquote_to_bytes(raw) if _PERCENT in raw else raw, "utf-8", "replace")
+    return str(unquote_path(raw), "utf-8", "replace")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
+
+from granian_core.urlpath import unquote_path
 
 from .file_wrapper import FileWrapper
 from .tls import ssl_environ
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["EnvironBuilder"]
 
 SERVER_SOFTWARE = "Granian"
-_PERCENT = ord("%")
 
 _PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2"}
 
@@ -70,8 +70,7 @@ class EnvironBuilder:
 
     def _path_info(self, raw_path: bytes) -> str:
         # PEP 3333: the decoded path's bytes, each read as one latin-1 character.
-        # The int test is one memchr; b"%" in raw_path builds and drops a TypeError first.
-        path = (unquote_to_bytes(raw_path) if _PERCENT in raw_path else raw_path).decode("latin-1")
+        path = unquote_path(raw_path).decode("latin-1")
         prefix = self.script_name
         if prefix and path.startswith(prefix):
             rest = path[len(prefix) :]
