@@ -125,6 +125,11 @@ class GCStats:
             self.seconds += time.perf_counter() - self._started
 
 
+def _rounds(requests: int, connections: int) -> int:
+    """Rounds of one request per connection: ``requests`` rounded down, at least one."""
+    return max(1, requests // connections)
+
+
 async def _drive(
     args: argparse.Namespace, interface: str, requests: int, stats: GCStats | None = None
 ) -> float:
@@ -150,7 +155,7 @@ async def _drive(
     if stats is not None:
         gc.callbacks.append(stats)
     started = time.process_time()
-    for _ in range(max(1, requests // connections)):
+    for _ in range(_rounds(requests, connections)):
         this_round = Round(loop, connections)
         for proto, transport in pairs:
             transport.round = this_round
@@ -194,16 +199,17 @@ def measure(args: argparse.Namespace, interface: str) -> str:
         loop.run_until_complete(_drive(args, interface, args.requests // 10))  # warm-up
         stats = GCStats() if args.gc else None
         runs = [
-            loop.run_until_complete(_drive(args, interface, args.requests, stats)) for _ in "abc"
+            loop.run_until_complete(_drive(args, interface, args.requests, stats)) for _ in range(3)
         ]
         turn = 0.0
         if args.connections == 1:
             turn = min(loop.run_until_complete(_baseline(args.requests)) for _ in range(3))
     finally:
         loop.close()
-    line = f"{(min(runs) - turn) / args.requests * 1e6:6.2f} µs/request"
+    served = _rounds(args.requests, args.connections) * args.connections
+    line = f"{(min(runs) - turn) / served * 1e6:6.2f} µs/request"
     if stats is not None:
-        handled = 3 * args.requests
+        handled = len(runs) * served
         per_k = ", ".join(f"{n * 1000 / handled:.1f}" for n in stats.collections)
         share = stats.seconds / sum(runs)
         line += f"; GC {share:.1%} of CPU, collections per 1000 requests (gen 0, 1, 2): {per_k}"
