@@ -9,6 +9,8 @@ can be compared in seconds, on a busy machine, without wrk.
     python benchmarks/inproc.py --profile asgi  # cProfile of the asgi run, top functions
     python benchmarks/inproc.py asgi --connections 512 --path /sleep10ms --gc
                                                 # many connections in flight, GC share
+    python benchmarks/inproc.py asgi --path /stream-echo --body 102400
+                                                # a POST body, a streamed (chunked) answer
     valgrind --tool=callgrind python benchmarks/inproc.py asgi --once --requests N
                                                 # instructions: run twice, subtract
 
@@ -37,6 +39,14 @@ from granian_core.server.state import WorkerState
 from granian_core.server.worker import build_interface
 
 REQUEST = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+POST = b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nContent-Length: %d\r\n\r\n"
+
+
+def _request(path: str, body_size: int) -> bytes:
+    """The request every connection sends: a GET, or a POST with a body of ``body_size``."""
+    if not body_size:
+        return REQUEST % path.encode()
+    return POST % (path.encode(), body_size) + b"x" * body_size
 
 
 class Round:
@@ -60,11 +70,16 @@ class MemoryTransport:
         self.writes = 0
         self._closing = False
         self.round: Round | None = None
+        self._chunked = False  # the response in progress ends with the last-chunk marker
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
         self.writes += 1
-        if self.round is not None:
+        if self.round is None:
+            return
+        if data.startswith(b"HTTP/1.1 "):
+            self._chunked = b"transfer-encoding: chunked" in data[: data.find(b"\r\n\r\n")]
+        if not self._chunked or data.endswith(b"0\r\n\r\n"):
             self.round.answered()
             self.round = None
 
@@ -151,7 +166,7 @@ async def _drive(
         transport = MemoryTransport()
         proto.connection_made(transport)  # type: ignore[arg-type]
         pairs.append((proto, transport))
-    request = REQUEST % args.path.encode()
+    request = _request(args.path, args.body)
     if stats is not None:
         gc.callbacks.append(stats)
     started = time.process_time()
@@ -244,6 +259,9 @@ def main() -> None:
     parser.add_argument("--parser", default="auto", choices=["auto", "h11", "httptools"])
     parser.add_argument("--connections", type=int, default=1, help="requests in flight at once")
     parser.add_argument("--path", default="/hello", help="the benchmark app's route")
+    parser.add_argument(
+        "--body", type=int, default=0, help="POST a body of this many bytes (e.g. /stream-echo)"
+    )
     parser.add_argument("--gc", action="store_true", help="report the garbage collector's share")
     parser.add_argument(
         "--no-freeze", dest="freeze", action="store_false", help="skip the worker's gc.freeze()"

@@ -141,18 +141,42 @@ def test_limit_server_answers_pipelined_and_split_requests(limit_server: int) ->
         assert _read_exactly(sock, len(CANNED)) == CANNED
 
 
-@pytest.mark.parametrize("interface", ["asgi", "rsgi", "wsgi"])
-def test_inproc_serves_many_connections_and_reports_the_collector(interface: str) -> None:
-    """benchmarks/inproc.py: every connection of a round is answered before the next round."""
-    out = subprocess.run(
-        [sys.executable, "benchmarks/inproc.py", interface, "--requests", "64"]
-        + ["--connections", "16", "--path", "/sleep10ms", "--gc"],
+def _inproc(*args: str) -> str:
+    """What ``benchmarks/inproc.py`` prints for ``args``."""
+    return subprocess.run(
+        [sys.executable, "benchmarks/inproc.py", *args],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout
+
+
+@pytest.mark.parametrize("interface", ["asgi", "rsgi", "wsgi"])
+def test_inproc_serves_many_connections_and_reports_the_collector(interface: str) -> None:
+    """benchmarks/inproc.py: every connection of a round is answered before the next round."""
+    out = _inproc(
+        interface, "--requests", "64", "--connections", "16", "--path", "/sleep10ms", "--gc"
+    )
     assert out.startswith(interface)
     assert "µs/request; GC " in out
     assert "collections per 1000 requests (gen 0, 1, 2): " in out
+
+
+@pytest.mark.parametrize("interface", ["asgi", "rsgi", "wsgi"])
+def test_inproc_posts_a_body_and_waits_for_the_streamed_answer(interface: str) -> None:
+    """benchmarks/inproc.py --body: a POST per request, the chunked echo read to its end."""
+    out = _inproc(
+        interface,
+        "--requests",
+        "16",
+        "--connections",
+        "4",
+        "--path",
+        "/stream-echo",
+        "--body",
+        "100000",
+    )
+    assert out.startswith(interface)
+    assert "µs/request" in out
