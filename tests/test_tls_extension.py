@@ -55,6 +55,7 @@ class PKI:
     client_cert: Path
     client_key: Path
     client_pem: str
+    ca_pem: str
     client_subject: str  # RFC 4514, from cryptography
     client_issuer: str
 
@@ -80,9 +81,22 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
         client_cert=tmp / "client.pem",
         client_key=tmp / "client.key",
         client_pem=_normalized_pem(client.cert_chain_pems[0].bytes()),
+        ca_pem=_normalized_pem(ca.cert_pem.bytes()),
         client_subject=client_x509.subject.rfc4514_string(),
         client_issuer=client_x509.issuer.rfc4514_string(),
     )
+
+
+def _chain_seen(pki: PKI) -> list[str]:
+    """The client's chain as the server sees it, leaf first.
+
+    OpenSSL completes a client certificate's chain from the client's trust store, so
+    the test client sends its leaf and the CA. The server can read more than the leaf
+    only where ``ssl`` has ``get_unverified_chain`` (Python >= 3.13).
+    """
+    if hasattr(ssl.SSLObject, "get_unverified_chain"):
+        return [pki.client_pem, pki.ca_pem]
+    return [pki.client_pem]
 
 
 def _normalized_pem(pem: bytes) -> str:
@@ -166,7 +180,7 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
 def _asgi_extension(pki: PKI, negotiated: Negotiated, *, client_cert: bool) -> dict[str, Any]:
     return {
         "server_cert": pki.server_pem,
-        "client_cert_chain": [pki.client_pem] if client_cert else [],
+        "client_cert_chain": _chain_seen(pki) if client_cert else [],
         "client_cert_name": pki.client_subject if client_cert else None,
         "client_cert_error": None,
         "tls_version": {"TLSv1.3": 0x0304, "TLSv1.2": 0x0303}[negotiated.version],
@@ -246,7 +260,8 @@ def test_asgi_websocket_over_mtls(serve: Any, pki: PKI) -> None:
 
 # -- WSGI ----------------------------------------------------------------------------------
 def _wsgi_expected(pki: PKI, negotiated: Negotiated, http2: bool) -> dict[str, str]:
-    return {
+    further = {f"SSL_CLIENT_CERT_CHAIN_{n}": pem for n, pem in enumerate(_chain_seen(pki)[1:])}
+    return further | {
         "HTTPS": "on",
         "wsgi.url_scheme": "https",
         "SERVER_PROTOCOL": "HTTP/2" if http2 else "HTTP/1.1",

@@ -195,7 +195,7 @@ def _client_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket, leaf: bytes) -> tup
     """The certificates the client sent, leaf first (only the leaf before Python 3.13)."""
     sent = getattr(ssl_object, "get_unverified_chain", None)
     chain = sent() if sent is not None else None
-    # Early 3.13 releases return certificate objects, not DER: keep the leaf then.
+    # Trust only the documented shape (DER bytes, the leaf first); else report the leaf.
     if chain and all(isinstance(cert, bytes) for cert in chain) and chain[0] == leaf:
         return tuple(chain)
     return (leaf,)
