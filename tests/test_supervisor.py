@@ -44,6 +44,17 @@ def test_start_and_sigterm_log_lines_and_exit_zero(
     assert positions == sorted(positions)
 
 
+def test_a_clean_stop_leaves_no_resource_unclosed(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    """Python's development mode reports sockets left open at exit (ResourceWarning)."""
+    proc = granian_proc(*START, env={"PYTHONDEVMODE": "1"})
+    worker_pid(proc.url)
+    code, out = proc.stop()
+    assert code == 0
+    assert "ResourceWarning" not in out, out
+
+
 def test_worker_crash_stops_the_server_with_exit_one(
     granian_proc: Callable[..., GranianProcess],
 ) -> None:

@@ -92,9 +92,7 @@ class Supervisor:
         self._workers: dict[int, _Worker] = {}
         self._reloader: ChangeWatcher | None = None
         self.metrics = MainMetrics(config)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._wake_r, self._wake_w = _wakeup_pair()
         self._stop_requested = False
         self._reload_requested = False
 
@@ -111,6 +109,8 @@ class Supervisor:
         if pid_file is not None:
             pid_file.write()
         code = 1
+        if self._wake_r.fileno() < 0:  # run() again: the last one closed the pair
+            self._wake_r, self._wake_w = _wakeup_pair()
         self._install_signal_handlers()  # before binding: a signal must never find defaults
         try:
             tls = build_ssl_context(config) is not None  # file errors: one line, before workers
@@ -139,6 +139,9 @@ class Supervisor:
                 hook()
             if pid_file is not None:
                 pid_file.remove()
+            # A signal after this finds the pair closed: _wake ignores the error.
+            self._wake_r.close()
+            self._wake_w.close()
         logger.info("Granian shutdown completed, see ya!")
         return code
 
@@ -370,3 +373,11 @@ class Supervisor:
                 worker.process.kill()
                 worker.process.join()
             logger.info("Stopped %sworker-%d", prefix, worker.worker_id)
+
+
+def _wakeup_pair() -> tuple[socket.socket, socket.socket]:
+    """A non-blocking socket pair: a byte written to the second ends the supervisor's wait."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    return reader, writer
