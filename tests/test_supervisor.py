@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import signal
 import socket
@@ -53,6 +54,42 @@ def test_a_clean_stop_leaves_no_resource_unclosed(
     code, out = proc.stop()
     assert code == 0
     assert "ResourceWarning" not in out, out
+
+
+def test_a_worker_signalled_as_its_loop_starts_does_not_hang(
+    granian_proc: Callable[..., GranianProcess], tmp_path: Path
+) -> None:
+    """A SIGTERM between "Started worker-1" and the loop's first turn ends the worker
+    (uvloop dropped it while the handlers were added before the loop ran)."""
+    log_config = tmp_path / "log.json"
+    log_config.write_text(json.dumps(_SIGNAL_ON_START_LOGGING))
+    proc = granian_proc("--log-config", str(log_config), *START)
+    try:
+        proc.proc.wait(timeout=15)  # the worker is gone, so the server stops by itself
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker ignored a SIGTERM received as its loop started")
+    code, out = proc.stop()
+    assert "Started worker-1" in out
+    assert "Unexpected exit from worker-1" in out
+    assert code == 1
+
+
+_SIGNAL_ON_START_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"generic": {"format": "[%(levelname)s] %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "generic",
+            "stream": "ext://sys.stdout",
+        },
+        "signal": {"()": "tests.apps.signal_on_start.SignalOnStarted"},
+    },
+    "loggers": {
+        "_granian": {"handlers": ["console", "signal"], "level": "INFO", "propagate": False}
+    },
+}
 
 
 def test_worker_crash_stops_the_server_with_exit_one(

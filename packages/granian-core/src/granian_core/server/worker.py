@@ -230,12 +230,11 @@ def run_worker(spec: WorkerSpec) -> None:
         sys.exit(EXIT_STARTUP_FAILED)
 
     stop = asyncio.Event()
-    _install_signal_handlers(loop, stop)
     server = WorkerServer(config, interface, spec.sockets, ssl_context, metrics_slot=spec.metrics)
     logger.info("Started %s", name)
     code = EXIT_OK
     try:
-        loop.run_until_complete(serve_interface(interface, server, stop))
+        loop.run_until_complete(_serve_until_signalled(interface, server, stop))
     except StartupFailed as exc:
         logger.error("Application startup failed: %s", exc)
         code = EXIT_STARTUP_FAILED
@@ -279,6 +278,20 @@ def _exit_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
     if os.getppid() == 1:  # the supervisor died before prctl took effect
         sys.exit(EXIT_OK)
+
+
+async def _serve_until_signalled(
+    interface: Interface, server: WorkerServer, stop: asyncio.Event
+) -> None:
+    """``serve_interface`` with SIGTERM/SIGINT setting ``stop``.
+
+    The handlers go in from inside the running loop: uvloop drops a signal that arrives
+    after ``add_signal_handler`` but before the loop runs (its wake-up fd is set up when
+    the loop starts), and such a worker would never stop. Until then the default action
+    applies, as while the app loads.
+    """
+    _install_signal_handlers(asyncio.get_running_loop(), stop)
+    await serve_interface(interface, server, stop)
 
 
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
