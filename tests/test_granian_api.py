@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -325,6 +326,39 @@ def test_embed_server_stopped_before_serving_returns() -> None:
     server = EmbedServer(hello.app, interface="asgi", port=free_port())
     server.stop()
     asyncio.run(asyncio.wait_for(server.serve(), timeout=15))
+
+
+def test_embed_server_reload_serves_again_on_the_same_port() -> None:
+    port = free_port()
+    events: list[str] = []
+    server = EmbedServer(hello.app, interface="asgi", port=port)
+    server.on_reload(lambda: events.append("reload"))
+    with EmbedRunner(server) as runner:
+        wait_for_port(port)
+        embedded = server._server
+        assert embedded is not None
+        first = embedded.worker
+        server.reload()
+        deadline = time.monotonic() + 10
+        while embedded.worker is first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert embedded.worker is not first, "no new worker after reload()"
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text == "hello"
+    assert runner.error is None
+    assert events == ["reload"]
+
+
+def test_embed_server_stop_right_after_reload_stops() -> None:
+    port = free_port()
+    server = EmbedServer(hello.app, interface="asgi", port=port)
+    runner = EmbedRunner(server)
+    runner.thread.start()
+    wait_for_port(port)
+    server.reload()
+    server.stop()
+    runner.thread.join(timeout=15)
+    assert not runner.thread.is_alive(), "stop() after reload() was lost"
+    assert runner.error is None
 
 
 def test_embed_server_refuses_wsgi() -> None:

@@ -106,7 +106,8 @@ class EmbeddedServer:
         try:
             while True:
                 await self._serve_once()
-                if not self._reload_requested:
+                # A stop() wins over a reload() asked for in the same moment.
+                if self._stop_requested or not self._reload_requested:
                     break
                 self._reload_requested = False
                 self._stop.clear()
@@ -123,7 +124,10 @@ class EmbeddedServer:
         assert self._stop is not None
         interface = build_interface(self.config, self.app, self._loop, self.interface_cls)
         interface.setup(self._loop)
-        server = self.worker = WorkerServer(self.config, interface, self.sockets, self.ssl_context)
+        # A worker closes its listening sockets when it stops; after a reload the next
+        # one must still have them, so each worker gets duplicates of ours.
+        sockets = [sock.dup() for sock in self.sockets]
+        server = self.worker = WorkerServer(self.config, interface, sockets, self.ssl_context)
         try:
             await serve_interface(interface, server, self._stop)
         finally:
