@@ -46,6 +46,7 @@ from granian_core.static import StaticFiles, StaticFilesInterface
 from .conftest import (
     GranianProcess,
     free_port,
+    free_ports,
     granian_command,
     start_process,
     wait_for_port,
@@ -119,8 +120,7 @@ def metrics_command(metrics_port: int, port: int, *args: str) -> list[str]:
 @contextlib.contextmanager
 def granian(*args: str) -> Iterator[tuple[GranianProcess, int]]:
     """``python -m granian --metrics ARGS`` on free ports: (process, metrics port)."""
-    metrics_port = free_port()
-    port = free_port()
+    metrics_port, port = free_ports(2)
     command = metrics_command(metrics_port, port, "--metrics-scrape-interval", "1", *args)
     proc = start_process(command, port)
     try:
@@ -486,8 +486,7 @@ def test_metrics_address_in_use_stops_the_server_before_any_worker() -> None:
 
 
 def test_reload_disables_metrics_with_granians_message(tmp_path: Path) -> None:
-    metrics_port = free_port()
-    port = free_port()
+    metrics_port, port = free_ports(2)
     command = metrics_command(metrics_port, port, "--reload", "--reload-paths", str(tmp_path), APP)
     proc = start_process(command, port)
     try:
@@ -526,7 +525,7 @@ sys.exit(supervisor.run())
 
 @contextlib.contextmanager
 def supervisor_script(mode: str) -> Iterator[tuple[GranianProcess, int]]:
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = free_ports(2)
     command = [sys.executable, "-c", _SUPERVISOR_SCRIPT, str(port), str(metrics_port), mode]
     proc = start_process(command, port)
     try:
