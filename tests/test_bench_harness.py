@@ -15,6 +15,8 @@ import pytest
 from benchmarks.harness import profiling, report, runner
 from benchmarks.harness.results import Result, percentile
 
+from .conftest import free_port
+
 LIMIT_SERVER = Path(__file__).resolve().parent.parent / "benchmarks" / "apps" / "limit_server.py"
 CANNED = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\n\r\nHello, World!"
 
@@ -95,16 +97,10 @@ def test_profile_summary_counts_self_and_inclusive_samples() -> None:
     assert "10.0%  (no Python frame: native code)" in summary
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def limit_server() -> Iterator[int]:
     pytest.importorskip("uvloop")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, str(LIMIT_SERVER), "--port", str(port)])
     try:
         deadline = time.monotonic() + 15
