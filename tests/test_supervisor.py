@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from granian_core.log import LOGGING_CONFIG
 
 from .conftest import ROOT, GranianProcess, granian_command, start_process
 from .helpers import wait_for_new_worker, worker_pid
@@ -75,16 +76,10 @@ def test_a_worker_signalled_as_its_loop_starts_does_not_hang(
     assert code == 1
 
 
+#: --log-config keys replace the server's own: its console handler, plus the signalling one.
 _SIGNAL_ON_START_LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"generic": {"format": "[%(levelname)s] %(message)s"}},
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "generic",
-            "stream": "ext://sys.stdout",
-        },
+        **LOGGING_CONFIG["handlers"],
         "signal": {"()": "tests.apps.signal_on_start.SignalOnStarted"},
     },
     "loggers": {
