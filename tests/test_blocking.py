@@ -244,3 +244,60 @@ def test_each_caller_gets_its_own_loop() -> None:
 def test_invalid_size_is_rejected() -> None:
     with pytest.raises(ValueError, match="max_threads"):
         BlockingPool(max_threads=0, idle_timeout=30)
+
+
+def test_the_calls_of_one_loop_pass_start_when_the_pass_ends() -> None:
+    """Threads are woken once the loop thread is done with the pass, not per call."""
+    pool = BlockingPool(max_threads=2, idle_timeout=30)
+    ran: list[int] = []
+
+    async def main() -> None:
+        await pool.run(ran.append, 0)  # a thread now waits, parked
+        await asyncio.to_thread(_wait_until, lambda: pool.idle == 1)
+        futures = [pool.run(ran.append, i) for i in (1, 2, 3)]
+        time.sleep(0.1)  # the loop thread is still in this pass: the GIL is free, yet...
+        assert ran == [0]  # ...no thread was woken for the calls so far
+        await asyncio.gather(*futures)
+
+    try:
+        asyncio.run(main())
+    finally:
+        pool.shutdown()
+    assert ran == [0, 1, 2, 3]
+
+
+def test_submit_settles_through_the_callers_callbacks() -> None:
+    pool = BlockingPool(max_threads=1, idle_timeout=30)
+    seen: list[tuple[str, object]] = []
+    gate = threading.Event()
+
+    def on_result(future: asyncio.Future[object], value: object) -> None:
+        seen.append(("result", value))
+        future.set_result(value)
+
+    def on_error(future: asyncio.Future[object], exc: BaseException) -> None:
+        seen.append(("error", type(exc).__name__))
+        future.set_exception(exc)
+
+    def fail() -> None:
+        raise KeyError("x")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ok, bad, skipped, blocker = (loop.create_future() for _ in range(4))
+        pool.submit(blocker, gate.wait, (WAIT,), on_result, on_error)
+        pool.submit(ok, sum, ([1, 2],), on_result, on_error)
+        pool.submit(bad, fail, (), on_result, on_error)
+        pool.submit(skipped, seen.append, (("ran", None),), on_result, on_error)
+        skipped.cancel()  # before a thread reached it: neither run nor settled
+        gate.set()
+        assert await ok == 3
+        with pytest.raises(KeyError):
+            await bad
+        await asyncio.sleep(0.05)
+
+    try:
+        asyncio.run(main())
+    finally:
+        pool.shutdown()
+    assert seen == [("result", True), ("result", 3), ("error", "KeyError")]

@@ -6,16 +6,25 @@ are spawned on demand, up to ``max_threads``; a thread that stays idle for
 ``idle_timeout`` seconds exits. Work that finds every thread busy waits in FIFO
 order.
 
-Work waits in one FIFO backlog. While every thread is busy, each call spawns a
-thread (up to ``max_threads``). Otherwise at most one parked thread at a time is
-*searching* (woken, not yet holding work): a call wakes a parked thread only when
-none is searching, and a thread that takes work while more is queued wakes the next.
+Work waits in one FIFO backlog. While every thread is busy, each queued call
+that no woken thread is coming for spawns a thread (up to ``max_threads``).
+Otherwise at most one parked thread at a time is *searching* (woken, not yet
+holding work): new work wakes a parked thread only when none is searching, and a
+thread that takes work while more is queued wakes the next.
 A burst of short calls is thus served by the threads already running instead of
 waking one thread per call (on one core, under the GIL, every extra runnable
 thread costs context switches), while calls that block still fan out across
 threads one after the other. Idle threads park on a LIFO stack, each on its own
 ``SimpleQueue``: the most recently parked thread is woken first, so under light
 load the same few threads stay warm while the others reach their idle timeout.
+
+Threads are woken once per loop pass, not once per call: ``run`` queues the work
+and schedules one wake-up for the pass (``call_soon``); ``shutdown`` does a pending
+one at once. A thread woken by the first
+call of a burst would ask for the GIL while the loop thread still handles the rest
+of the burst, and the two would trade it back and forth; woken after the burst, it
+finds the loop thread about to poll. WSGI hello, 64 connections, medians of six
+alternating runs: 30.8k → 34.6k req/s (+12%).
 
 Outcomes go back through a per-loop mailbox: a thread that finds the mailbox
 already scheduled for delivery just appends to it, so a burst of completions
@@ -45,13 +54,15 @@ _Setter = Callable[["asyncio.Future[Any]", Any], None]
 class _Mailbox:
     """Outcomes of pool calls for one event loop, delivered in batches."""
 
-    __slots__ = ("_items", "_lock", "_scheduled", "loop")
+    __slots__ = ("_items", "_lock", "_scheduled", "loop", "wake_pending")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._lock = threading.Lock()
         self._items: list[tuple[_Setter, asyncio.Future[Any], Any]] = []
         self._scheduled = False
+        #: A wake-up of the pool's threads is scheduled on this loop (loop thread only).
+        self.wake_pending = False
 
     def post(self, setter: _Setter, future: asyncio.Future[Any], value: Any) -> None:
         """Called on a pool thread: queue an outcome, waking the loop only if needed."""
@@ -72,8 +83,11 @@ class _Mailbox:
             setter(future, value)
 
 
-#: One unit of work: the future to complete, its loop's mailbox, the callable and its arguments.
-_Work = tuple["asyncio.Future[Any]", _Mailbox, Callable[..., Any], tuple[Any, ...]]
+#: One unit of work: the future it belongs to, its loop's mailbox, the callable, its
+#: arguments, and what the loop calls with the result or with the exception.
+_Work = tuple[
+    "asyncio.Future[Any]", _Mailbox, Callable[..., Any], tuple[Any, ...], _Setter, _Setter
+]
 
 #: Put in a parked thread's inbox to make it exit (shutdown).
 _STOP = None
@@ -123,23 +137,35 @@ class BlockingPool:
     # -- the event loop side -------------------------------------------------------------
     def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Schedule ``fn(*args)`` on a pool thread; await the returned future for its outcome."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.submit(future, fn, args, _resolve, _reject)
+        return future
+
+    def submit(
+        self,
+        future: asyncio.Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        on_result: _Setter,
+        on_error: _Setter,
+    ) -> None:
+        """``run`` for callers that settle ``future`` themselves (on the running loop).
+
+        On the loop, ``on_result(future, result)`` or ``on_error(future, exception)``
+        is called with the outcome of ``fn(*args)``; nothing is called if ``future``
+        was cancelled before the call started (the call is then skipped).
+        """
         loop = asyncio.get_running_loop()
         mailbox = self._mailbox
         if mailbox is None or mailbox.loop is not loop:
             mailbox = self._mailbox = _Mailbox(loop)
-        future: asyncio.Future[T] = loop.create_future()
-        work: _Work = (future, mailbox, fn, args)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the blocking pool is shut down")
-            self._backlog.append(work)
-            if not self._parked:
-                # Every thread is busy: grow, one thread per call, as far as allowed.
-                if len(self._threads) < self.max_threads:
-                    self._spawn()
-            elif not self._searching:
-                self._add_searcher()
-        return future
+            self._backlog.append((future, mailbox, fn, args, on_result, on_error))
+        if not mailbox.wake_pending:
+            mailbox.wake_pending = True
+            loop.call_soon(self._wake, mailbox)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting work; threads exit once the queued work is done.
@@ -148,6 +174,7 @@ class BlockingPool:
         """
         with self._lock:
             self._closed = True
+            self._wake_for_backlog()  # work queued in this loop pass still runs
             parked, self._parked = self._parked, []
             threads = list(self._threads)
         for idle in parked:
@@ -157,6 +184,27 @@ class BlockingPool:
             for thread in threads:
                 if thread is not current:
                     thread.join()
+
+    def _wake(self, mailbox: _Mailbox) -> None:
+        """Once per loop pass with new work: wake or spawn the threads to take it."""
+        mailbox.wake_pending = False
+        with self._lock:
+            self._wake_for_backlog()
+
+    def _wake_for_backlog(self) -> None:
+        # Called with the lock held.
+        queued = len(self._backlog)
+        if not queued:
+            return
+        if self._parked:
+            if not self._searching:
+                self._add_searcher()
+            return
+        # Every thread is busy: one more thread per queued call nobody comes for yet,
+        # as far as allowed (calls that block fan out across threads).
+        spawn = min(queued - self._searching, self.max_threads - len(self._threads))
+        for _ in range(spawn):
+            self._spawn()
 
     # -- the pool thread side ------------------------------------------------------------
     def _add_searcher(self) -> None:
@@ -245,7 +293,7 @@ class _Thread(threading.Thread):
                 idle = time.perf_counter() - parked_at
                 following = pool._take_or_park(self, searching=True, idle=idle)
                 continue
-            future, mailbox, fn, args = following
+            future, mailbox, fn, args, on_result, on_error = following
             started = time.perf_counter()
             if future.cancelled():  # the awaiting task gave up before the call started
                 settle: _Setter | None = None
@@ -253,11 +301,11 @@ class _Thread(threading.Thread):
             else:
                 try:
                     value = fn(*args)
-                    settle = _resolve
+                    settle = on_result
                 except BaseException as exc:
                     value = _settable(exc)
-                    settle = _reject
-            del following, fn, args  # drop references to the finished call before waiting
+                    settle = on_error
+            del following, fn, args, on_result, on_error  # drop the finished call's references
             # Park (or take queued work) BEFORE reporting: the caller's next run() then
             # finds this thread idle instead of spawning another one.
             busy = time.perf_counter() - started
