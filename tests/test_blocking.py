@@ -248,11 +248,11 @@ def test_invalid_size_is_rejected() -> None:
 
 def test_the_calls_of_one_loop_pass_start_when_the_pass_ends() -> None:
     """Threads are woken once the loop thread is done with the pass, not per call."""
-    pool = BlockingPool(max_threads=2, idle_timeout=30)
+    pool = BlockingPool(max_threads=1, idle_timeout=30)
     ran: list[int] = []
 
     async def main() -> None:
-        await pool.run(ran.append, 0)  # a thread now waits, parked
+        await pool.run(ran.append, 0)  # the thread now waits, parked
         await asyncio.to_thread(_wait_until, lambda: pool.idle == 1)
         futures = [pool.run(ran.append, i) for i in (1, 2, 3)]
         time.sleep(0.1)  # the loop thread is still in this pass: the GIL is free, yet...

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -482,6 +483,22 @@ def test_exc_info_after_headers_reraises(client: httpx.Client, srv: Any) -> None
         client.get("/exc-info/after")  # the started response is cut short
     assert _report("re-raised") == "after the headers"
     assert client.get("/hello").status_code == 200
+
+
+def test_concurrent_streams_end_after_their_chunks(srv: Any) -> None:
+    """A thread's outcome may reach the loop ahead of its last chunks (many requests
+    in flight): the stream still ends, or fails, after them."""
+
+    def client_run(_: int) -> None:
+        with httpx.Client(base_url=srv.url, timeout=WAIT) as http:
+            for _ in range(30):
+                response = http.get("/generator", params={"n": "3"})
+                assert (response.status_code, response.text) == (200, "chunk-0;chunk-1;chunk-2;")
+                with pytest.raises(httpx.RemoteProtocolError):
+                    http.get("/close/fail")  # cut short after "a", never a 500
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(client_run, range(8)))
 
 
 # -- close() ------------------------------------------------------------------------------

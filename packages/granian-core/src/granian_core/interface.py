@@ -108,6 +108,19 @@ class Interface(abc.ABC):
         drops the connection (the body is incomplete).
         """
 
+    def start_http(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:
+        """Optional: start serving ``exchange`` without a task, or return None.
+
+        Called first for every request. An adapter that hands its work elsewhere
+        (a blocking thread) can start it here and return a future of the running
+        loop that it completes once the request is served: the core then makes no
+        task, and applies to the future's outcome the rules of :meth:`handle_http`
+        (a cancelled future aborts the exchange; the adapter must then leave it
+        alone). Raising here counts as the app raising. ``None`` (the default)
+        means: serve this request through :meth:`handle_http`.
+        """
+        return None
+
     def handle_websocket(self, session: WebSocketSession) -> Awaitable[None]:
         """Serve one WebSocket session (only when ``supports_websockets``)."""
         raise NotImplementedError

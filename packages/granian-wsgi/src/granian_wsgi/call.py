@@ -8,6 +8,10 @@ the loop must still do:
 - ``None``: the body was streamed (``write()`` or a lazy iterable) → ``end_response``;
   or the client disconnected before anything was sent → nothing to do.
 
+The loop either awaits that outcome in a coroutine, or (no request body, see
+``WSGIInterface.start_http``) has the pool call ``settle``/``fail`` with it, which
+complete the future the core follows.
+
 Exchange methods are not thread-safe, so streamed chunks travel to the loop with
 ``call_soon_threadsafe``. A small window of chunks may be in flight; the thread
 blocks when it is full and the loop opens it again once a chunk is written and
@@ -62,6 +66,7 @@ class WSGICall:
     """``start_response``/``write`` for one request, and the app call itself."""
 
     __slots__ = (
+        "_background",
         "_drain_task",
         "_failure",
         "_window",
@@ -72,7 +77,12 @@ class WSGICall:
         "status",
     )
 
-    def __init__(self, exchange: HTTPExchange, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        exchange: HTTPExchange,
+        loop: asyncio.AbstractEventLoop,
+        background: set[asyncio.Task[None]] | None = None,
+    ) -> None:
         self.exchange = exchange
         self.loop = loop
         self.status = 0
@@ -81,6 +91,8 @@ class WSGICall:
         self._window: threading.Semaphore | None = None
         self._failure: BaseException | None = None
         self._drain_task: asyncio.Task[None] | None = None
+        #: Where ``settle`` keeps the task of a file response (referenced until sent).
+        self._background = background
 
     # -- PEP 3333 callables (app thread) -------------------------------------------------
     def start_response(
@@ -245,6 +257,64 @@ class WSGICall:
             raise failure
         if self.exchange.response_started:
             self.exchange.end_response()
+
+    # -- finishing without a task (``start_http``), on the loop ---------------------------
+    def settle(self, done: asyncio.Future[None], outcome: bytes | FileSend | None) -> None:
+        """Answer with the thread's outcome, then complete ``done``."""
+        if done.cancelled():
+            return  # the core gave up on the request and aborted it
+        if outcome is None and self.headers_sent:
+            # The thread's last chunks are queued on the loop (call_soon_threadsafe),
+            # maybe behind this delivery: end the stream after them.
+            self.loop.call_soon(self._settle_stream, done, None)
+            return
+        try:
+            if outcome is None:
+                self.end_stream()
+            elif isinstance(outcome, bytes):
+                assert self.headers is not None
+                self.exchange.send_response(self.status, self.headers, outcome)
+            else:
+                assert self._background is not None
+                task = self.loop.create_task(self._send_file_then(outcome, done))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+                return
+        except Exception as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    def fail(self, done: asyncio.Future[None], exc: BaseException) -> None:
+        """The app raised: the core answers 500, or drops a response already started."""
+        if self.headers_sent:
+            self.loop.call_soon(self._settle_stream, done, exc)  # after the queued chunks
+        elif not done.cancelled():
+            done.set_exception(exc)
+
+    def _settle_stream(self, done: asyncio.Future[None], exc: BaseException | None) -> None:
+        """End a streamed response once the thread's chunks are written, or fail it."""
+        if done.cancelled():
+            return
+        if exc is None:
+            try:
+                self.end_stream()
+            except Exception as refused:
+                exc = refused
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
+
+    async def _send_file_then(self, file_send: FileSend, done: asyncio.Future[None]) -> None:
+        try:
+            await self.send_file(file_send)
+        except Exception as exc:
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(None)
 
     async def send_file(self, file_send: FileSend) -> None:
         assert self.headers is not None

@@ -25,8 +25,10 @@ PREFETCH_LIMIT = 64 * 1024
 class WSGIInterface(Interface):
     """Serves a PEP 3333 application on the worker's pool of blocking threads.
 
-    Per request, a small coroutine on the loop hands the app call to a pool
-    thread, then finishes the response the way the thread's outcome says.
+    A request without a body is handed to a pool thread at once (``start_http``):
+    no task, and the thread's outcome is turned into the response on the loop as it
+    arrives. One with a body gets a small coroutine (``handle_http``) that reads
+    or feeds the body while the thread runs.
     """
 
     blocking = True
@@ -37,7 +39,19 @@ class WSGIInterface(Interface):
         config = context.config
         self._environ = EnvironBuilder(config.url_path_prefix, config.workers > 1)
         self._loop = context.loop
-        self._run = context.blocking_pool.run
+        self._pool = context.blocking_pool
+        #: File responses being sent for calls that had no task (kept referenced here).
+        self._file_sends: set[asyncio.Task[None]] = set()
+
+    def start_http(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:
+        if not exchange.body_complete:
+            return None  # the body is read on the loop first: handle_http
+        done = self._loop.create_future()
+        call = WSGICall(exchange, self._loop, self._file_sends)
+        self._pool.submit(
+            done, call.run, (self.app, self._environ, None, None), call.settle, call.fail
+        )
+        return done
 
     async def handle_http(self, exchange: HTTPExchange) -> None:
         call = WSGICall(exchange, self._loop)
@@ -54,7 +68,7 @@ class WSGIInterface(Interface):
             else:
                 feed = BodyFeed(exchange, self._loop)
         try:
-            outcome = await self._run(call.run, self.app, self._environ, body, feed)
+            outcome = await self._pool.run(call.run, self.app, self._environ, body, feed)
         except asyncio.CancelledError:
             call.abort()
             raise

@@ -1,9 +1,10 @@
 """Per-worker state shared by every connection, and the one place handlers run.
 
 ``WorkerState.dispatch`` runs ``Interface.handle_http`` for an exchange as a
-task, keeps at most ``--backpressure`` of them in flight (later ones wait in
-FIFO order and the accept loop pauses), turns failures into 500s or dropped
-connections, and writes the access log line. HTTP/1 and HTTP/2 protocols both
+task (or follows the future ``Interface.start_http`` returned), keeps at most
+``--backpressure`` of them in flight (later ones wait in FIFO order and the
+accept loop pauses), turns failures into 500s or dropped connections, and
+writes the access log line. HTTP/1 and HTTP/2 protocols both
 call it, so these rules hold for every protocol and interface alike.
 """
 
@@ -16,9 +17,11 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any
 
 from granian_core.coalesce import WriteCoalescer
+from granian_core.interface import Interface as InterfaceBase
 from granian_core.websocket import WebSocketSession
 
 from .metrics import WorkerMetrics
@@ -64,10 +67,17 @@ class WorkerState:
         self.date_header = b""
         self._access_logger = access_logger
         self._handle_http = interface.handle_http
+        #: The adapter's task-less start, if it overrides ``Interface.start_http``.
+        self._start_http = (
+            interface.start_http
+            if type(interface).start_http is not InterfaceBase.start_http
+            else None
+        )
         self._limit = config.resolved_backpressure()
         self._in_flight = 0
         self._waiting: deque[HTTPExchange | CoreSession] = deque()
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: Running handlers: tasks, and the futures of ``start_http``.
+        self._tasks: set[asyncio.Future[None]] = set()
         self._date_timer: asyncio.TimerHandle | None = None
         self._io_executor: ThreadPoolExecutor | None = None
         #: Called with True when the worker is saturated (stop accepting), False when not.
@@ -156,9 +166,44 @@ class WorkerState:
         self._in_flight += 1
         if self._in_flight == self._limit:
             self.on_saturation(True)
+        if self._start_http is not None and self._start_directly(exchange):
+            return
         # The set keeps each task alive; _run removes its own task when done, which saves
         # the loop a done-callback (one more scheduled handle) per request.
         self._tasks.add(self.loop.create_task(self._run(exchange)))
+
+    def _start_directly(self, exchange: HTTPExchange) -> bool:
+        """Try the adapter's ``start_http``; False if it left the request to a task."""
+        assert self._start_http is not None
+        started = time.time() if self._access_logger is not None else 0.0
+        try:
+            future = self._start_http(exchange)
+        except Exception:
+            logger.exception("Application callable raised an exception")
+            _finish_after_failure(exchange)
+            self._finished(exchange, started)
+            return True
+        if future is None:
+            return False
+        self._tasks.add(future)
+        future.add_done_callback(partial(self._on_started_done, exchange, started))
+        return True
+
+    def _on_started_done(
+        self, exchange: HTTPExchange, started: float, future: asyncio.Future[None]
+    ) -> None:
+        """The rules of ``_run``, for a handler that ran without a task."""
+        self._tasks.discard(future)
+        if future.cancelled():
+            exchange.abort()
+        else:
+            exc = future.exception()
+            if exc is None:
+                _finish_after_return(exchange)
+            else:
+                logger.error("Application callable raised an exception", exc_info=exc)
+                _finish_after_failure(exchange)
+        self._finished(exchange, started)
 
     def _release(self) -> None:
         self._in_flight -= 1
@@ -191,13 +236,17 @@ class WorkerState:
             _finish_after_return(exchange)
         finally:
             self._tasks.discard(asyncio.current_task(self.loop))
-            self.metrics.requests_handled += 1
-            self._in_flight -= 1
-            if self._waiting or self._in_flight == self._limit - 1:
-                self._after_release()
-            if self._access_logger is not None:
-                status = exchange.status or 500
-                self._access_logger.log(exchange, started, time.time() - started, status)
+            self._finished(exchange, started)
+
+    def _finished(self, exchange: HTTPExchange, started: float) -> None:
+        """A handler is over: count it, free its slot, log it."""
+        self.metrics.requests_handled += 1
+        self._in_flight -= 1
+        if self._waiting or self._in_flight == self._limit - 1:
+            self._after_release()
+        if self._access_logger is not None:
+            status = exchange.status or 500
+            self._access_logger.log(exchange, started, time.time() - started, status)
 
     async def wait_handlers(self) -> None:
         """Wait until every running handler has finished (graceful shutdown)."""
