@@ -414,6 +414,17 @@ def test_other_interfaces(site: Site, interface: str, app: Any) -> None:
         assert response.headers["cache-control"] == "max-age=86400"
         assert http.get("/static/missing").status_code == 404
         assert http.get("/page").content == b"app:/page"
+        assert http.post("/page", content=b"a body").content == b"app:/page"
+
+
+def test_the_wrapper_has_start_http_only_if_the_wrapped_interface_has() -> None:
+    from granian_asgi import ASGIInterface
+    from granian_core.interface import Interface
+    from granian_core.static.interface import StaticFilesInterface, _wrapper_class
+    from granian_wsgi import WSGIInterface
+
+    assert _wrapper_class(WSGIInterface).start_http is StaticFilesInterface._start_inner
+    assert _wrapper_class(ASGIInterface).start_http is Interface.start_http
 
 
 # -- configuration ---------------------------------------------------------------------------------

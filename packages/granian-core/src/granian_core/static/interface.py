@@ -57,6 +57,12 @@ class StaticFilesInterface(Interface):
     def handle_websocket(self, session: WebSocketSession) -> Awaitable[None]:
         return self.inner.handle_websocket(session)
 
+    def _start_inner(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:
+        """``start_http`` of a wrapper whose inner interface has one: the app's routes only."""
+        if self._match(exchange.raw_path) is not None:
+            return None  # a static route: handle_http serves it
+        return self.inner.start_http(exchange)
+
 
 def with_static_files(interface: Interface, config: ServerConfig) -> Interface:
     """``interface`` wrapped in the static routes of ``config``; unchanged without mounts."""
@@ -68,9 +74,13 @@ def with_static_files(interface: Interface, config: ServerConfig) -> Interface:
 
 @functools.cache
 def _wrapper_class(inner_cls: type[Interface]) -> type[StaticFilesInterface]:
-    """A wrapper subclass that repeats the wrapped class's flags (they are class variables)."""
-    namespace = {
+    """A wrapper subclass that repeats the wrapped class's flags (they are class variables),
+    and its ``start_http`` if it has one."""
+    namespace: dict[str, object] = {
         "supports_websockets": inner_cls.supports_websockets,
         "blocking": inner_cls.blocking,
     }
+    if inner_cls.start_http is not Interface.start_http:
+        # Only then: the core calls start_http for every request if a class defines it.
+        namespace["start_http"] = StaticFilesInterface._start_inner
     return type(f"StaticFiles{inner_cls.__name__}", (StaticFilesInterface,), namespace)
