@@ -20,11 +20,11 @@ load the same few threads stay warm while the others reach their idle timeout.
 
 Threads are woken once per loop pass, not once per call: ``run`` queues the work
 and schedules one wake-up for the pass (``call_soon``); ``shutdown`` does a pending
-one at once. A thread woken by the first
-call of a burst would ask for the GIL while the loop thread still handles the rest
-of the burst, and the two would trade it back and forth; woken after the burst, it
-finds the loop thread about to poll. WSGI hello, 64 connections, medians of six
-alternating runs: 30.8k → 34.6k req/s (+12%).
+one at once. A thread woken by the first call of a burst would ask for the GIL
+while the loop thread still handles the rest of the burst, and the two would trade
+it back and forth; woken after the burst, it finds the loop thread about to poll.
+WSGI hello, 64 connections, medians of six alternating runs: 30.8k → 34.6k req/s
+(+12%).
 
 Outcomes go back through a per-loop mailbox: a thread that finds the mailbox
 already scheduled for delivery just appends to it, so a burst of completions

@@ -8,9 +8,9 @@ the loop must still do:
 - ``None``: the body was streamed (``write()`` or a lazy iterable) → ``end_response``;
   or the client disconnected before anything was sent → nothing to do.
 
-The loop either awaits that outcome in a coroutine, or (no request body, see
-``WSGIInterface.start_http``) has the pool call ``settle``/``fail`` with it, which
-complete the future the core follows.
+The pool hands that outcome, or the app's exception, to ``settle``/``fail`` on
+the loop, which answer and then complete the request's future (followed by the
+core, or awaited by ``WSGIInterface.handle_http`` while it feeds the body).
 
 Exchange methods are not thread-safe, so streamed chunks travel to the loop with
 ``call_soon_threadsafe``. A small window of chunks may be in flight; the thread
@@ -81,7 +81,7 @@ class WSGICall:
         self,
         exchange: HTTPExchange,
         loop: asyncio.AbstractEventLoop,
-        background: set[asyncio.Task[None]] | None = None,
+        background: set[asyncio.Task[None]],
     ) -> None:
         self.exchange = exchange
         self.loop = loop
@@ -258,42 +258,36 @@ class WSGICall:
         if self.exchange.response_started:
             self.exchange.end_response()
 
-    # -- finishing without a task (``start_http``), on the loop ---------------------------
+    # -- answering with the thread's outcome, on the loop ---------------------------------
     def settle(self, done: asyncio.Future[None], outcome: bytes | FileSend | None) -> None:
-        """Answer with the thread's outcome, then complete ``done``."""
+        """Answer with the thread's outcome, then complete ``done`` (the pool's ``on_result``)."""
         if done.cancelled():
-            return  # the core gave up on the request and aborted it
-        if outcome is None and self.headers_sent:
-            # The thread's last chunks are queued on the loop (call_soon_threadsafe),
-            # maybe behind this delivery: end the stream after them.
-            self.loop.call_soon(self._settle_stream, done, None)
-            return
-        try:
-            if outcome is None:
-                self.end_stream()
-            elif isinstance(outcome, bytes):
-                assert self.headers is not None
+            return  # the request was given up on and aborted
+        if outcome is None:
+            # Streamed: the thread's last chunks are queued on the loop
+            # (call_soon_threadsafe), maybe behind this delivery. End it after them.
+            self.loop.call_soon(self._end_stream_after_chunks, done, None)
+        elif isinstance(outcome, bytes):
+            assert self.headers is not None
+            try:  # the hot path: inline, not through _complete
                 self.exchange.send_response(self.status, self.headers, outcome)
+            except Exception as exc:
+                done.set_exception(exc)
             else:
-                assert self._background is not None
-                task = self.loop.create_task(self._send_file_then(outcome, done))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-                return
-        except Exception as exc:
-            done.set_exception(exc)
+                done.set_result(None)
         else:
-            done.set_result(None)
+            task = self.loop.create_task(self._send_file_then(outcome, done))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def fail(self, done: asyncio.Future[None], exc: BaseException) -> None:
-        """The app raised: the core answers 500, or drops a response already started."""
-        if self.headers_sent:
-            self.loop.call_soon(self._settle_stream, done, exc)  # after the queued chunks
-        elif not done.cancelled():
-            done.set_exception(exc)
+        """The app raised (the pool's ``on_error``): a 500, or a started response dropped,
+        decided after the chunks the thread had queued."""
+        self.loop.call_soon(self._end_stream_after_chunks, done, exc)
 
-    def _settle_stream(self, done: asyncio.Future[None], exc: BaseException | None) -> None:
-        """End a streamed response once the thread's chunks are written, or fail it."""
+    def _end_stream_after_chunks(
+        self, done: asyncio.Future[None], exc: BaseException | None
+    ) -> None:
         if done.cancelled():
             return
         if exc is None:
@@ -301,20 +295,15 @@ class WSGICall:
                 self.end_stream()
             except Exception as refused:
                 exc = refused
-        if exc is None:
-            done.set_result(None)
-        else:
-            done.set_exception(exc)
+        _complete(done, exc)
 
     async def _send_file_then(self, file_send: FileSend, done: asyncio.Future[None]) -> None:
+        failure = None
         try:
             await self.send_file(file_send)
         except Exception as exc:
-            if not done.done():
-                done.set_exception(exc)
-        else:
-            if not done.done():
-                done.set_result(None)
+            failure = exc
+        _complete(done, failure)
 
     async def send_file(self, file_send: FileSend) -> None:
         assert self.headers is not None
@@ -324,6 +313,16 @@ class WSGICall:
             )
         finally:
             file_send.wrapper.close()
+
+
+def _complete(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    """Settle ``done``: failed with ``exc``, else served; nothing if it was cancelled."""
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
 
 
 def _as_bytes(chunk: object) -> bytes:

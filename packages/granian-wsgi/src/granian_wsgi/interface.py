@@ -26,9 +26,9 @@ class WSGIInterface(Interface):
     """Serves a PEP 3333 application on the worker's pool of blocking threads.
 
     A request without a body is handed to a pool thread at once (``start_http``):
-    no task, and the thread's outcome is turned into the response on the loop as it
-    arrives. One with a body gets a small coroutine (``handle_http``) that reads
-    or feeds the body while the thread runs.
+    no task. One with a body gets a small coroutine (``handle_http``) that reads or
+    feeds the body while the thread runs. Either way ``WSGICall.settle`` turns the
+    thread's outcome into the response on the loop as it arrives.
     """
 
     blocking = True
@@ -40,21 +40,26 @@ class WSGIInterface(Interface):
         self._environ = EnvironBuilder(config.url_path_prefix, config.workers > 1)
         self._loop = context.loop
         self._pool = context.blocking_pool
-        #: File responses being sent for calls that had no task (kept referenced here).
+        #: Tasks sending file responses (kept referenced until sent).
         self._file_sends: set[asyncio.Task[None]] = set()
 
     def start_http(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:
         if not exchange.body_complete:
             return None  # the body is read on the loop first: handle_http
+        return self._call_app(WSGICall(exchange, self._loop, self._file_sends), None, None)
+
+    def _call_app(
+        self, call: WSGICall, body: bytes | None, feed: BodyFeed | None
+    ) -> asyncio.Future[None]:
+        """Run the app on a pool thread; the future completes once the response is sent."""
         done = self._loop.create_future()
-        call = WSGICall(exchange, self._loop, self._file_sends)
         self._pool.submit(
-            done, call.run, (self.app, self._environ, None, None), call.settle, call.fail
+            done, call.run, (self.app, self._environ, body, feed), call.settle, call.fail
         )
         return done
 
     async def handle_http(self, exchange: HTTPExchange) -> None:
-        call = WSGICall(exchange, self._loop)
+        call = WSGICall(exchange, self._loop, self._file_sends)
         body = feed = None
         if not exchange.body_complete:
             length = content_length(exchange.headers)
@@ -68,17 +73,10 @@ class WSGIInterface(Interface):
             else:
                 feed = BodyFeed(exchange, self._loop)
         try:
-            outcome = await self._pool.run(call.run, self.app, self._environ, body, feed)
+            await self._call_app(call, body, feed)
         except asyncio.CancelledError:
             call.abort()
             raise
         finally:
             if feed is not None:
                 feed.stop()
-        if outcome is None:
-            call.end_stream()
-        elif isinstance(outcome, bytes):
-            assert call.headers is not None
-            exchange.send_response(call.status, call.headers, outcome)
-        else:
-            await call.send_file(outcome)
