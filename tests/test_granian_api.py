@@ -386,3 +386,18 @@ def test_core_embedded_server_refuses_supervisor_options(
     server = EmbeddedServer(hello.app, config)
     with pytest.raises(ConfigurationError, match=f"{flag} is not supported by the embedded"):
         asyncio.run(server.serve())
+
+
+def test_embedded_server_imports_the_protocol_stack_with_its_module() -> None:
+    # Serving in a thread must not be the first import of hpack: a first import of
+    # the same package racing in another thread (httpx.Client() imports h2) could see
+    # hpack half-initialised and kill the server.
+    script = (
+        "import sys, granian_core.server.embed\n"
+        "print(all(m in sys.modules for m in ('hpack.table', 'hpack.huffman',"
+        " 'granian_core.http1.protocol', 'granian_core.http2.protocol')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "True", result.stderr

@@ -304,6 +304,41 @@ def test_input_small_body_arriving_in_pieces_is_read_whole(srv: Any) -> None:
     assert json.loads(body) == {"size": 10}
 
 
+def test_input_bodies_that_came_with_their_heads(srv: Any) -> None:
+    # Each body is wholly in the bytes read with its head (one write): pipelined, with
+    # Content-Length and chunked, and one with a needless 100-continue it did not wait for.
+    requests = [
+        b"POST /read?mode=all HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nfirst",
+        b"POST /read?mode=all HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nsec\r\n3\r\nond\r\n0\r\n\r\n",
+        b"POST /read?mode=all HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+        b"Expect: 100-continue\r\n\r\nthird",
+        b"POST /read?mode=all HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n"
+        b"Connection: close\r\n\r\n",
+    ]
+    raw = _raw_exchange(srv.port, b"".join(requests))
+    assert b"100 Continue" not in raw
+    bodies = []
+    for response in raw.split(b"HTTP/1.1 ")[1:]:
+        head, body = _head_and_body(b"HTTP/1.1 " + response)
+        assert head[0] == "HTTP/1.1 200 OK"
+        bodies.append(json.loads(body))
+    assert bodies == [
+        {"pieces": [piece], "after": ""} for piece in ("first", "second", "third", "")
+    ]
+
+
+def test_input_malformed_chunked_body_that_came_with_its_head_is_a_400(srv: Any) -> None:
+    raw = _raw_exchange(
+        srv.port,
+        b"POST /upload-report HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\nabc\r\n0\r\n\r\n",
+    )
+    assert raw.startswith(b"HTTP/1.1 400 ")
+    # A chunked body is streamed to the app, whose read fails like a client gone.
+    assert _report("read-error") == ("ClientDisconnected", 0)
+
+
 def test_input_client_leaving_during_a_small_body_never_calls_the_app(srv: Any) -> None:
     drain(REPORTS)
     with _connect(srv.port) as sock:

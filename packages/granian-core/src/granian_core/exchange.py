@@ -81,9 +81,10 @@ class HTTPExchange(abc.ABC):
     the transport framed it; ``body_complete`` turns true once the last chunk
     has been returned (so an adapter can tell "more to come" without another
     call). After that ``receive()`` returns ``b""`` at once; ``await read_body()``
-    reads what is left, whole. Reading applies
-    backpressure: the protocol stops reading the socket (HTTP/1) or withholds
-    window updates (HTTP/2) while unread body data is buffered.
+    reads what is left, whole; ``take_received_body()`` takes it without waiting
+    when all of it has already arrived. Reading applies backpressure: the
+    protocol stops reading the socket (HTTP/1) or withholds window updates
+    (HTTP/2) while unread body data is buffered.
 
     Response, whole body (fast path): ``send_response(status, headers, body)``
     writes head and body in one transport write.
@@ -139,6 +140,17 @@ class HTTPExchange(abc.ABC):
         while not self.body_complete:
             chunks.append(await self.receive())
         return b"".join(chunks)  # a single chunk is returned as is, without a copy
+
+    def take_received_body(self) -> bytes | None:
+        """The rest of the request body if all of it has already arrived, else ``None``.
+
+        Never waits: a whole body is taken (``body_complete`` turns true), while
+        ``None`` leaves everything for ``receive()``. It lets an adapter that must
+        have the whole body before it starts the app (WSGI) skip a task when a
+        small body came with its head. The default knows nothing of the protocol's
+        buffers, so it only reports an empty body.
+        """
+        return b"" if self.body_complete else None
 
     @abc.abstractmethod
     async def wait_disconnect(self) -> None:

@@ -25,10 +25,11 @@ PREFETCH_LIMIT = 64 * 1024
 class WSGIInterface(Interface):
     """Serves a PEP 3333 application on the worker's pool of blocking threads.
 
-    A request without a body is handed to a pool thread at once (``start_http``):
-    no task. One with a body gets a small coroutine (``handle_http``) that reads or
-    feeds the body while the thread runs. Either way ``WSGICall.settle`` turns the
-    thread's outcome into the response on the loop as it arrives.
+    A request whose body is empty, or has wholly arrived with its head, is handed
+    to a pool thread at once (``start_http``): no task. Any other gets a small
+    coroutine (``handle_http``) that reads or feeds the body while the thread runs.
+    Either way ``WSGICall.settle`` turns the thread's outcome into the response on
+    the loop as it arrives.
     """
 
     blocking = True
@@ -44,9 +45,12 @@ class WSGIInterface(Interface):
         self._file_sends: set[asyncio.Task[None]] = set()
 
     def start_http(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:
+        body = None
         if not exchange.body_complete:
-            return None  # the body is read on the loop first: handle_http
-        return self._call_app(WSGICall(exchange, self._loop, self._file_sends), None, None)
+            body = exchange.take_received_body()
+            if body is None:
+                return None  # the body is still arriving: handle_http waits for it
+        return self._call_app(WSGICall(exchange, self._loop, self._file_sends), body, None)
 
     def _call_app(
         self, call: WSGICall, body: bytes | None, feed: BodyFeed | None

@@ -222,6 +222,17 @@ class H1Connection:
             raise BodyError(event)
         raise RuntimeError(f"{event!r} queued inside a request body")
 
+    def take_whole_body(self) -> bytes | None:
+        """The rest of the body if all of it is queued (then it is taken), else ``None``."""
+        if self.body_complete:
+            return b""
+        for event in self._events:
+            if event is END_OF_BODY:
+                return self.next_body()
+            if type(event) is not BodyData:
+                return None  # an error in the body: receive() reports it
+        return None
+
     def _join_queued(self, first: bytes) -> bytes:
         events = self._events
         chunks = [first]

@@ -127,6 +127,21 @@ class H1Exchange(HTTPExchange):
             proto._resume_reading()
         return data
 
+    def take_received_body(self) -> bytes | None:
+        if self.body_complete:
+            return b""
+        if self._over or self.disconnected:
+            return None  # receive() raises
+        proto = self._proto
+        conn = proto._conn
+        data = conn.take_whole_body()
+        if data is None:
+            return None
+        self.body_complete = True
+        if proto._read_paused and conn.buffered <= proto._low_water:
+            proto._resume_reading()
+        return data
+
     async def wait_disconnect(self) -> None:
         if self.disconnected or self._over:
             return

@@ -205,6 +205,18 @@ class H2Exchange(HTTPExchange):
             finally:
                 self._body_waiter = None
 
+    def take_received_body(self) -> bytes | None:
+        if self.body_complete:
+            return b""
+        if not self._remote_ended or self.disconnected:
+            return None
+        chunks = self._chunks
+        data = b"".join([chunk for chunk, _ in chunks])
+        size = self.take_unread()
+        self.body_complete = True
+        self._owner.body_consumed(self, size)
+        return data
+
     async def wait_disconnect(self) -> None:
         if self.disconnected or self.response_complete:
             return

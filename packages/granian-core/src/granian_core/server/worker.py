@@ -21,6 +21,9 @@ from typing import Any
 
 from granian_core.config import ServerConfig
 from granian_core.errors import FatalError
+from granian_core.http1 import H1Protocol
+from granian_core.http2 import H2Protocol
+from granian_core.http2.alpn import ALPNProtocol
 from granian_core.interface import Interface, StartupFailed, WorkerContext, load_interface
 from granian_core.tls import TLS_HANDSHAKE_TIMEOUT, build_ssl_context
 
@@ -128,10 +131,12 @@ def _protocol_factory(
     ``--http 2`` speaks h2 only (prior knowledge, or "h2" by ALPN). ``auto`` over TLS
     decides once the handshake chose a protocol by ALPN; ``auto`` on cleartext starts
     as HTTP/1, which switches itself to h2 when a client opens with the h2 preface.
+
+    The protocols are imported with this module, not here: a server run in a thread
+    (the embeddable Server) would import h2 and hpack there for the first time, and
+    a first import of the same package racing it in another thread (``httpx.Client()``
+    imports h2) can see hpack half-initialised.
     """
-    from granian_core.http1 import H1Protocol
-    from granian_core.http2 import H2Protocol
-    from granian_core.http2.alpn import ALPNProtocol
 
     def http1() -> asyncio.Protocol:
         return H1Protocol(state)
