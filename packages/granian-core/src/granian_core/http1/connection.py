@@ -20,29 +20,14 @@ connection closes; a short body closes the connection too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 from granian_core.exchange import Headers, ResponseError
 
 from .events import END_OF_BODY, BodyData, ParseError, RequestHead
-from .heads import (
-    CHUNKED,
-    CLOSE,
-    CONTINUE,
-    KEEP_ALIVE,
-    KIND_CONNECTION,
-    KIND_LENGTH,
-    KIND_SERVER,
-    KIND_TRANSFER_ENCODING,
-    NAME_KINDS,
-    STATUS_LINES,
-    learn_name,
-    lines_ok,
-    parse_length,
-    status_line,
-)
-from .parsers import RequestParser, connection_tokens
+from .heads import CHUNKED, CLOSE, CONTINUE, KEEP_ALIVE, status_line
+from .parsers import RequestParser
+from .prepared import PreparedHead, prepare_head
 
 __all__ = ["BodyError", "H1Connection", "HeaderSource"]
 
@@ -83,20 +68,14 @@ class H1Connection:
     """The HTTP/1.1 state machine of one connection; see the module docstring."""
 
     __slots__ = (
-        "_app_close",
-        "_app_connection",
-        "_app_length",
-        "_block",
-        "_block_has_date",
-        "_block_has_server",
         "_continue_pending",
         "_events",
+        "_head",
         "_head_request",
         "_http11",
         "_keep_alive_enabled",
         "_mode",
         "_parser",
-        "_pending_status",
         "_remaining",
         "_source",
         "body_complete",
@@ -138,13 +117,8 @@ class H1Connection:
         self.send_body = False
         self._mode = _NO_BODY
         self._remaining = 0
-        self._pending_status = 0
-        self._block = b""
-        self._app_length: int | None = None
-        self._app_close = False
-        self._app_connection = False
-        self._block_has_server = False
-        self._block_has_date = False
+        #: The app's status and headers, once committed.
+        self._head: PreparedHead | None = None
 
     # == request side =====================================================================
     def receive_data(self, data: bytes) -> None:
@@ -365,62 +339,25 @@ class H1Connection:
 
     # == head rendering =====================================================================
     def _prepare(self, status: int, headers: Headers) -> None:
-        """Validate the app's status and headers into one block; note what framing needs."""
+        """Validate the app's status and headers (see :mod:`.prepared`)."""
         if self.response_started:
             raise ResponseError("the response has already started")
-        line = STATUS_LINES.get(status)
-        parts = [line if line is not None and type(status) is int else status_line(status)]
-        kinds = NAME_KINDS
-        bodiless = status < 200 or status == 204
-        app_length = None
-        has_server = has_date = app_connection = app_close = False
-        for name, value in headers:
-            kind = kinds.get(name)
-            if kind is None:
-                kind = learn_name(name)
-            if kind:
-                if kind == KIND_LENGTH:
-                    if bodiless:
-                        continue
-                    app_length = parse_length(value)
-                elif kind == KIND_TRANSFER_ENCODING:
-                    continue  # framing is ours
-                elif kind == KIND_CONNECTION:
-                    app_connection = True
-                    app_close = app_close or _asks_close(value)
-                elif kind == KIND_SERVER:
-                    has_server = True
-                else:
-                    has_date = True
-            # Four parts per line, one join for the whole block: cheaper than
-            # concatenating each line.
-            parts += (name, b": ", value, b"\r\n")
-        try:
-            block = b"".join(parts)
-        except TypeError:
-            raise _bad_value(headers) from None
-        if not lines_ok(block, 1 + (len(parts) - 1) // 4):
-            raise ResponseError("CR, LF or NUL in a response header value")
-        self._block = block
-        self._app_length = app_length
-        self._app_connection = app_connection
-        self._app_close = app_close
-        self._block_has_server = has_server
-        self._block_has_date = has_date
-        self._pending_status = status
+        self._head = prepare_head(status, headers)
         self.response_started = True
 
     def _commit(self, length: int | None) -> bytes:
         """The full head; ``length`` is the body size when known. Sets the body framing."""
-        status = self._pending_status
-        parts = [self._block]
+        head = self._head
+        assert head is not None
+        status = head.status
+        parts = [head.block]
         append = parts.append
         if status < 200 or status in (204, 304):
             self.send_body = False
             self._mode = _NO_BODY
         else:
             self.send_body = not self._head_request
-            app_length = self._app_length
+            app_length = head.app_length
             if app_length is not None:
                 self._mode = _LENGTH
                 self._remaining = app_length
@@ -435,16 +372,16 @@ class H1Connection:
                 self._mode = _CLOSE_DELIMITED
                 if self.send_body:
                     self.keep_alive = False
-        if self._app_close:
+        if head.app_close:
             self.keep_alive = False
         elif not self.keep_alive:
             append(CLOSE)
-        elif not self._http11 and not self._app_connection:
+        elif not self._http11 and not head.app_connection:
             append(KEEP_ALIVE)
         source = self._source
-        if not self._block_has_server:
+        if not head.has_server:
             append(source.server_header)
-        if not self._block_has_date:
+        if not head.has_date:
             append(source.date_header)
         append(b"\r\n")
         self.head_sent = True
@@ -478,15 +415,3 @@ class H1Connection:
         if self.send_body and self._mode == _LENGTH and self._remaining:
             self.keep_alive = False  # fewer bytes than announced: only closing tells the client
         self.response_complete = True
-
-
-def _bad_value(headers: Iterable[tuple[object, object]]) -> ResponseError:
-    """The error for the first header whose value is not bytes (the app broke the type)."""
-    for name, value in headers:
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            return ResponseError(f"invalid value for header {name!r}: {value!r}")
-    return ResponseError("invalid response header value")
-
-
-def _asks_close(connection: bytes) -> bool:
-    return type(connection) is bytes and b"close" in connection_tokens(connection)
