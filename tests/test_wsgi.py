@@ -115,6 +115,37 @@ def test_environ_has_every_pep3333_key(client: httpx.Client, srv: Any) -> None:
     assert environ["wsgi.input_terminated"] is True
 
 
+def test_environ_connection_keys_follow_each_connection(srv: Any) -> None:
+    # Requests of several keep-alive connections interleave; each environ describes the
+    # connection its request came on.
+    sockets = [_connect(srv.port) for _ in range(4)]
+    try:
+        for _ in range(3):
+            for sock in sockets:
+                sock.sendall(b"GET /environ HTTP/1.1\r\nHost: h\r\n\r\n")
+                environ = json.loads(_one_response_body(sock))
+                assert int(environ["REMOTE_PORT"]) == sock.getsockname()[1]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _one_response_body(sock: socket.socket) -> bytes:
+    """The body of the next response on a keep-alive connection (it has a content-length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return body
+
+
 def test_environ_values_are_native_strings(client: httpx.Client) -> None:
     environ = client.get("/environ").json()
     for key, value in environ.items():

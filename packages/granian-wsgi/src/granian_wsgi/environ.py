@@ -6,6 +6,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from granian_core.caches import remember
 from granian_core.urlpath import unquote_path
 
 from .file_wrapper import FileWrapper
@@ -41,6 +42,8 @@ _IMPERSONATING_PREFIXES = ("HTTP_", "SSL_")
 
 #: Header names seen so far → environ key. Bounded so odd clients cannot grow it forever.
 _KEY_CACHE_LIMIT = 512
+#: Connections whose keys are remembered (emptied when full; see granian_core.caches).
+_CONN_CACHE_LIMIT = 1024
 
 
 class EnvironBuilder:
@@ -51,9 +54,11 @@ class EnvironBuilder:
         self.script_name = prefix
         self.base = _base_environ(prefix, multiprocess)
         self._keys: dict[bytes, str] = dict(_CGI_HEADERS)
-        # Connection-level keys are the same for every request of a keep-alive connection.
-        # One tuple, swapped atomically: builds run on several pool threads at once.
-        self._last_conn: tuple[ConnectionInfo | None, dict[str, str]] = (None, {})
+        #: id(conn) → (conn, its keys): the same for every request of a keep-alive
+        #: connection, and requests of many connections interleave. The entry holds
+        #: the ConnectionInfo, so its id cannot be reused while cached. Single dict
+        #: operations are atomic: builds run on several pool threads at once.
+        self._conn_keys: dict[int, tuple[ConnectionInfo, dict[str, str]]] = {}
 
     def build(self, exchange: HTTPExchange) -> dict[str, Any]:
         environ = self.base.copy()
@@ -98,9 +103,9 @@ class EnvironBuilder:
         return key
 
     def _connection_keys(self, conn: ConnectionInfo) -> dict[str, str]:
-        last_conn, last_keys = self._last_conn
-        if conn is last_conn:
-            return last_keys
+        cached = self._conn_keys.get(id(conn))
+        if cached is not None and cached[0] is conn:
+            return cached[1]
         keys = {"wsgi.url_scheme": conn.scheme}
         if conn.server is not None:
             keys["SERVER_NAME"] = conn.server[0]
@@ -112,7 +117,7 @@ class EnvironBuilder:
             keys["REMOTE_ADDR"] = ""
         if conn.tls is not None:
             keys.update(ssl_environ(conn.tls))
-        self._last_conn = (conn, keys)
+        remember(self._conn_keys, id(conn), (conn, keys), _CONN_CACHE_LIMIT)
         return keys
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from granian_core.caches import remember
 from granian_core.exchange import Headers
 
 __all__ = ["content_length", "encode_headers", "parse_status"]
@@ -13,6 +14,9 @@ __all__ = ["content_length", "encode_headers", "parse_status"]
 _CACHE_LIMIT = 256
 _statuses: dict[str, int] = {}
 _names: dict[str, bytes] = {}
+#: Header lists (as tuples) → their encoding; emptied when full (granian_core.caches).
+_encoded: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
+_ENCODED_LIMIT = 512
 
 
 def parse_status(status: Any) -> int:
@@ -34,7 +38,25 @@ def parse_status(status: Any) -> int:
 
 
 def encode_headers(headers: Any) -> Headers:
-    """``[(str, str)]`` → ``[(lower-case name bytes, value bytes)]`` (latin-1, per PEP 3333)."""
+    """``[(str, str)]`` → ``[(lower-case name bytes, value bytes)]`` (latin-1, per PEP 3333).
+
+    An app mostly repeats a few header lists: each is encoded once, remembered by
+    value. Equal pairs encode alike; unhashable ones (lists) are encoded every time.
+    """
+    try:
+        pairs = tuple(headers)
+    except TypeError:
+        return _encode(headers)  # not iterable: raises
+    try:
+        encoded = _encoded.get(pairs)
+    except (TypeError, ValueError):  # unhashable (ValueError: a writable memoryview)
+        return _encode(pairs)
+    if encoded is None:
+        encoded = remember(_encoded, pairs, tuple(_encode(pairs)), _ENCODED_LIMIT)
+    return list(encoded)
+
+
+def _encode(headers: Any) -> Headers:
     try:
         return [(_name(name), value.encode("latin-1")) for name, value in headers]
     except (AttributeError, TypeError, ValueError, UnicodeEncodeError) as exc:

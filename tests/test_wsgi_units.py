@@ -1,0 +1,71 @@
+"""The WSGI adapter's per-worker memo tables: remembered by value, never wrongly."""
+
+from __future__ import annotations
+
+import pytest
+from granian_core.exchange import ConnectionInfo
+from granian_wsgi import environ as environ_module
+from granian_wsgi import response
+from granian_wsgi.environ import EnvironBuilder
+from granian_wsgi.response import encode_headers
+
+TEXT = [("Content-Type", "text/plain"), ("Content-Length", "5")]
+TEXT_ENCODED = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
+
+
+def test_equal_header_lists_encode_alike_into_fresh_lists() -> None:
+    first = encode_headers(TEXT)
+    first.append((b"x-mutated", b"by the caller"))
+    assert encode_headers(list(TEXT)) == TEXT_ENCODED
+    assert encode_headers(tuple(TEXT)) == TEXT_ENCODED
+
+
+def test_any_iterable_of_pairs_is_encoded() -> None:
+    for _ in range(2):
+        assert encode_headers(pair for pair in TEXT) == TEXT_ENCODED
+        assert encode_headers([list(pair) for pair in TEXT]) == TEXT_ENCODED
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("x-text", "snowman \u2603")],
+        [("x-bytes", b"value")],
+        [("x-int", 1)],
+        [("x-triple", "a", "b")],
+        [("x-view", memoryview(bytearray(b"v")))],
+        42,
+    ],
+    ids=["non-latin1", "bytes", "int", "triple", "writable-view", "not-iterable"],
+)
+def test_invalid_headers_raise_every_time(headers: object) -> None:
+    for _ in range(2):
+        with pytest.raises(TypeError, match="WSGI response headers must be"):
+            encode_headers(headers)
+
+
+def test_one_off_header_lists_keep_the_table_bounded() -> None:
+    for n in range(3 * response._ENCODED_LIMIT):
+        assert encode_headers([("X-Id", str(n))]) == [(b"x-id", str(n).encode())]
+        assert len(response._encoded) <= response._ENCODED_LIMIT
+
+
+def _conn(port: int) -> ConnectionInfo:
+    return ConnectionInfo(client=("127.0.0.1", port), server=("127.0.0.1", 8000))
+
+
+def test_each_connection_gets_its_own_keys() -> None:
+    builder = EnvironBuilder(None, multiprocess=False)
+    one, other, same_as_one = _conn(1111), _conn(2222), _conn(1111)
+    for _ in range(2):
+        assert builder._connection_keys(one)["REMOTE_PORT"] == "1111"
+        assert builder._connection_keys(other)["REMOTE_PORT"] == "2222"
+    # An equal but distinct connection is a connection of its own.
+    assert builder._connection_keys(same_as_one) is not builder._connection_keys(one)
+
+
+def test_remembered_connections_are_bounded() -> None:
+    builder = EnvironBuilder(None, multiprocess=False)
+    for port in range(3 * environ_module._CONN_CACHE_LIMIT):
+        assert builder._connection_keys(_conn(port))["REMOTE_PORT"] == str(port)
+        assert len(builder._conn_keys) <= environ_module._CONN_CACHE_LIMIT
