@@ -76,3 +76,11 @@ def test_one_off_heads_keep_the_table_bounded() -> None:
         head = prepare_head(200, [(b"x-request-id", b"%d" % n)])
         assert head.block == b"HTTP/1.1 200 OK\r\nx-request-id: %d\r\n" % n
         assert len(prepared._PREPARED) <= limit
+
+
+def test_large_heads_are_rendered_but_not_kept() -> None:
+    value = b"s" * (prepared._REMEMBERED_SIZE + 1)
+    head = prepare_head(200, [(b"set-cookie", value)])
+    assert head.block == b"HTTP/1.1 200 OK\r\nset-cookie: " + value + b"\r\n"
+    assert prepare_head(200, [(b"set-cookie", value)]) is not head
+    assert (200, (b"set-cookie", value)) not in prepared._PREPARED

@@ -69,3 +69,11 @@ def test_remembered_connections_are_bounded() -> None:
     for port in range(3 * environ_module._CONN_CACHE_LIMIT):
         assert builder._connection_keys(_conn(port))["REMOTE_PORT"] == str(port)
         assert len(builder._conn_keys) <= environ_module._CONN_CACHE_LIMIT
+
+
+def test_large_header_lists_are_encoded_but_not_kept() -> None:
+    value = "s" * (response._REMEMBERED_SIZE + 1)
+    headers = [("Set-Cookie", value)]
+    assert encode_headers(headers) == [(b"set-cookie", value.encode())]
+    assert tuple(headers) not in response._encoded
+    assert encode_headers(headers) == [(b"set-cookie", value.encode())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 from granian_core.caches import remember
@@ -17,6 +18,8 @@ _names: dict[str, bytes] = {}
 #: Header lists (as tuples) → their encoding; emptied when full (granian_core.caches).
 _encoded: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
 _ENCODED_LIMIT = 512
+#: Larger lists (long cookies, mostly one-offs) are not kept: the table stays small.
+_REMEMBERED_SIZE = 2048
 
 
 def parse_status(status: Any) -> int:
@@ -52,7 +55,10 @@ def encode_headers(headers: Any) -> Headers:
     except (TypeError, ValueError):  # unhashable (ValueError: a writable memoryview)
         return _encode(pairs)
     if encoded is None:
-        encoded = remember(_encoded, pairs, tuple(_encode(pairs)), _ENCODED_LIMIT)
+        fresh = _encode(pairs)
+        if sum(map(len, chain.from_iterable(fresh))) <= _REMEMBERED_SIZE:
+            remember(_encoded, pairs, tuple(fresh), _ENCODED_LIMIT)
+        return fresh
     return list(encoded)
 
 

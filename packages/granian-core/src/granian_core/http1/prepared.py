@@ -36,6 +36,8 @@ __all__ = ["PreparedHead", "prepare_head"]
 #: fill it with one-offs; it then starts over (see granian_core.caches).
 _PREPARED: dict[tuple[object, ...], PreparedHead] = {}
 _PREPARED_LIMIT = 1024
+#: Larger heads (long cookies, mostly one-offs) are not kept: the table stays small.
+_REMEMBERED_SIZE = 2048
 
 
 class PreparedHead:
@@ -84,7 +86,9 @@ def prepare_head(status: int, headers: Headers) -> PreparedHead:
     except (TypeError, ValueError):  # unhashable (a bytearray, a writable memoryview)
         return _render(status, headers)
     if prepared is None:
-        prepared = remember(_PREPARED, key, _render(status, headers), _PREPARED_LIMIT)
+        prepared = _render(status, headers)
+        if len(prepared.block) <= _REMEMBERED_SIZE:
+            remember(_PREPARED, key, prepared, _PREPARED_LIMIT)
     return prepared
 
 
