@@ -123,8 +123,8 @@ class H1Exchange(HTTPExchange):
             if self._over or self.disconnected:
                 raise ClientDisconnected("the request is over or the client disconnected")
         self.body_complete = conn.body_complete
-        if proto._read_paused and conn.buffered <= proto._low_water:
-            proto._resume_reading()
+        if proto._read_paused:
+            proto._resume_if_drained()
         return data
 
     def take_received_body(self) -> bytes | None:
@@ -138,8 +138,8 @@ class H1Exchange(HTTPExchange):
         if data is None:
             return None
         self.body_complete = True
-        if proto._read_paused and conn.buffered <= proto._low_water:
-            proto._resume_reading()
+        if proto._read_paused:
+            proto._resume_if_drained()
         return data
 
     async def wait_disconnect(self) -> None:

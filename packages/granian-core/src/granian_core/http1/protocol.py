@@ -359,8 +359,8 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         conn.start_next_cycle()
         self._exchange = None
         self._arm_head_timer()
-        if self._read_paused and conn.buffered <= self._low_water:
-            self._resume_reading()
+        if self._read_paused:
+            self._resume_if_drained()
         if self._parser.events:  # a pipelined request (or a parse error) is queued
             self._serve_next()
         if self._exchange is None and self._deferred is not None:
@@ -468,6 +468,15 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         if not self._closing:
             self._read_paused = True
             self._transport.pause_reading()  # type: ignore[union-attr]
+
+    def _resume_if_drained(self) -> None:
+        """Resume paused reading once the parsed, unread bytes are down to the low-water mark.
+
+        Callers test ``_read_paused`` first: reading is rarely paused, and the test is
+        cheaper than this call on the per-request path.
+        """
+        if self._conn.buffered <= self._low_water:
+            self._resume_reading()
 
     def _resume_reading(self) -> None:
         if self._read_paused and not self._closing:
