@@ -312,7 +312,7 @@ class _Thread(threading.Thread):
             following = pool._take_or_park(self, searching=False, busy=busy)
             if settle is not None:
                 mailbox.post(settle, future, value)
-            del future, mailbox, value
+            del future, mailbox, value, settle
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:

@@ -119,23 +119,25 @@ class WebsocketTransport:
 class WebsocketProtocol:
     """``protocol`` of an RSGI WebSocket call."""
 
-    __slots__ = ("_closed", "_session", "_transport")
+    __slots__ = ("_accepted", "_closed", "_session")
 
     def __init__(self, session: WebSocketSession) -> None:
         self._session = session
-        self._transport: WebsocketTransport | None = None
+        # Not the transport itself: it refers to this protocol, and a cycle would keep
+        # the session and its buffers alive until the collector ran.
+        self._accepted = False
         self._closed = False
 
     async def accept(self) -> WebsocketTransport:
         """Complete the upgrade. A second call, or a client already gone, is a protocol error."""
-        if self._transport is not None or self._closed:
+        if self._accepted or self._closed:
             raise RSGIProtocolError()
         try:
             self._session.accept()
         except (ClientDisconnected, WebSocketStateError):
             raise RSGIProtocolError() from None
-        self._transport = WebsocketTransport(self, self._session)
-        return self._transport
+        self._accepted = True
+        return WebsocketTransport(self, self._session)
 
     def close(self, status: int | None = None) -> None:
         """Reject (before accept) or close (after); only the first call counts."""

@@ -65,6 +65,9 @@ class H11Parser(ParserBase):
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
+                # Its traceback's frames refer to the exception (h11 re-raises it from a
+                # method of its own): a cycle holding this parser until a collection.
+                exc.__traceback__ = None
                 self._fail(exc.error_status_hint, str(exc))
                 return
             kind = type(event)

@@ -37,6 +37,10 @@ _METHODS = {
 }
 
 
+#: What a closed parser holds instead of its llhttp parser (never fed: input is ignored).
+_CLOSED = httptools.HttpRequestParser(object())
+
+
 class _Reject(Exception):
     """Raised from a callback to stop llhttp; the reason is in ``_error``."""
 
@@ -116,6 +120,12 @@ class HttptoolsParser(ParserBase):
         if self._in_head and not self._began_in_feed:
             self._account_stall(len(data))
         self._began_in_feed = False
+
+    def close(self) -> None:
+        # llhttp holds this object's bound callbacks: a reference cycle that only the
+        # cycle collector would free, long after the connection, if it was long-lived.
+        self._done = True
+        self._parser = _CLOSED
 
     def _account_stall(self, fed: int) -> None:
         self._stalled_bytes += fed

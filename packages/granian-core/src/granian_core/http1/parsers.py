@@ -44,6 +44,9 @@ class RequestParser(Protocol):
     def take_trailing(self) -> bytes:
         """The raw bytes received after a WebSocket upgrade head (WebSocket mode only)."""
 
+    def close(self) -> None:
+        """No more input (the connection is gone or handed over); queued events stay."""
+
 
 class ParserBase:
     """State both parsers share: the event queue, its byte count, and WebSocket mode."""
@@ -71,6 +74,9 @@ class ParserBase:
         self._websocket = websocket
         #: Raw bytes after a WebSocket upgrade head (``None`` until then).
         self._trailing: bytearray | None = None
+
+    def close(self) -> None:
+        self._done = True
 
     def take_trailing(self) -> bytes:
         trailing = self._trailing

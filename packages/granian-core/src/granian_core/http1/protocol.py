@@ -240,6 +240,10 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         exchange = self._exchange
         if exchange is not None:
             exchange._on_connection_lost()
+            # The exchange refers to this protocol: dropping it here lets reference
+            # counting free the connection's objects (no work left for the collector).
+            self._exchange = None
+        self._parser.close()
         self._wake_body_waiter()
         self._wake_drain_waiter()
 
@@ -315,7 +319,9 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         self._closing = True
         self._transport = None
         conn = self._conn
-        return Detached(transport, self.info, conn, conn.take_trailing(), self._write_paused)
+        trailing = conn.take_trailing()
+        self._parser.close()
+        return Detached(transport, self.info, conn, trailing, self._write_paused)
 
     def _response_done(self) -> None:
         """The current response is complete: drop the unread body, then the next cycle."""

@@ -270,6 +270,15 @@ class ServerConnection:
         return window if window < self._send_window else self._send_window
 
     # == input ================================================================================
+    def release_handler(self) -> None:
+        """The transport is gone and no frame will be received again: drop the handler.
+
+        It refers back to this object; dropping it lets reference counting free the
+        connection instead of leaving a cycle to the collector.
+        """
+        self._closed = True
+        del self.handler
+
     def receive_data(self, data: bytes) -> None:
         """Process received bytes; raises :class:`ProtocolError` on a connection error."""
         if self._closed:

@@ -170,6 +170,7 @@ class H2Exchange(HTTPExchange):
         if self.disconnected:
             return
         self.disconnected = True
+        self.sender.release_listener()
         self._wake_body()
         self._wake_drain()
         self._wake_done()
@@ -180,6 +181,7 @@ class H2Exchange(HTTPExchange):
             self._wake_drain()
 
     def on_send_done(self) -> None:
+        self.sender.release_listener()
         self._owner.finish(self)
 
     def transport_resumed(self) -> None:

@@ -91,6 +91,21 @@ class SendListener(Protocol):
         """The stream's end (END_STREAM, trailers or a reset) was handed to the connection."""
 
 
+class _NoListener:
+    """The listener of a stream whose exchange is finished or lost: nothing to tell."""
+
+    __slots__ = ()
+
+    def on_send_space(self) -> None:
+        pass
+
+    def on_send_done(self) -> None:
+        pass
+
+
+_NO_LISTENER = _NoListener()
+
+
 class StreamSender:
     """Outbound state of one stream: its buffer and how it must end."""
 
@@ -114,6 +129,11 @@ class StreamSender:
         self.reset_code: int | None = None  # end with RST_STREAM instead of END_STREAM
         self.queued = False  # in the scheduler's ready queue
         self.closed = False  # nothing more will be sent
+
+    def release_listener(self) -> None:
+        """Stop telling the listener anything: the exchange and its sender refer to each
+        other, so an exchange that is over lets go (reference counting frees both)."""
+        self.listener = _NO_LISTENER
 
 
 class SendScheduler:

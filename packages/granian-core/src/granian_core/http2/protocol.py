@@ -189,6 +189,7 @@ class H2Protocol(asyncio.Protocol):
         self.state.connections.discard(self)
         self._cancel_timers()
         self._lose_streams()
+        self._connection.release_handler()
 
     @property
     def closed(self) -> bool:

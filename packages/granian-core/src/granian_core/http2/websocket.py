@@ -208,5 +208,7 @@ class H2WebSocketStream(H2Exchange):
     def _session_gone(self) -> None:
         if not self._gone:
             self._gone = True
-            if self.session is not None:
-                self.session.connection_lost()
+            session = self.session
+            if session is not None:
+                session.connection_lost()
+                self.session = None  # it refers to this stream: no cycle left behind

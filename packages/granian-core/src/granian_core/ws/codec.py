@@ -66,6 +66,13 @@ class Codec(Protocol):
     def close_frame(self, code: int | None, reason: str = "") -> bytes:
         """Our close frame (empty for ``None``/1005); moves ``state`` on."""
 
+    def release_handler(self) -> None:
+        """No input will follow (the transport is gone): let the handler go.
+
+        The handler (the session) refers to its codec; dropping the reference back
+        lets reference counting free both. ``receive_data`` must not be called after.
+        """
+
 
 def join_fragments(parts: list[str | bytes]) -> str | bytes:
     """A fragmented message from its parts: all ``str`` (text) or all ``bytes`` (binary)."""

@@ -178,7 +178,11 @@ class FrameCodec:
         self._fragment_parts: list[str | bytes] = []
         self._decoder: codecs.IncrementalDecoder | None = None
 
+    def release_handler(self) -> None:
+        del self._handler, self._on_message, self._on_ping
+
     # == inbound ==============================================================================
+
     def receive_data(self, data: bytes) -> None:
         """Parse ``data``; the handler hears about every complete frame in it."""
         if not self._parsing:

@@ -152,8 +152,11 @@ class H1Carrier(asyncio.Protocol):
             self._abort_timer.cancel()
             self._abort_timer = None
         self._wake_drain_waiter()
-        if self.session is not None:
-            self.session.connection_lost()
+        session = self.session
+        if session is not None:
+            session.connection_lost()
+            # The session refers to this carrier: let reference counting free both.
+            self.session = None
 
     def pause_writing(self) -> None:
         self._write_paused = True

@@ -276,7 +276,9 @@ class CoreSession(WebSocketSession):
                 self._pause_reading()
 
     def connection_lost(self) -> None:
-        """The carrier is gone."""
+        """The carrier is gone (a repeated call changes nothing)."""
+        if self.disconnected:
+            return
         self.disconnected = True
         self.closed = True
         self._input_ended = True
@@ -287,6 +289,8 @@ class CoreSession(WebSocketSession):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._codec is not None:
+            self._codec.release_handler()
         self._wake()
 
     def shutdown(self) -> None:

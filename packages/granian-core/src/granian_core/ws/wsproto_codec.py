@@ -42,6 +42,9 @@ class WsprotoCodec:
     def state(self) -> WSState:
         return _WSPROTO_STATES[self._ws.state]
 
+    def release_handler(self) -> None:
+        del self._handler
+
     def receive_data(self, data: bytes) -> None:
         ws = self._ws
         if ws.state is ConnectionState.CLOSED:
