@@ -7,7 +7,9 @@ import pytest
 from granian_core.exchange import ResponseError
 from granian_core.http1.connection import BodyError, H1Connection
 from granian_core.http1.events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
-from granian_core.http1.parsers import RequestParser, make_parser
+from granian_core.http1.parse_h11 import H11Parser
+from granian_core.http1.parse_httptools import HttptoolsParser
+from granian_core.http1.parsers import RequestParser, make_parser, parser_factory
 
 MAX_HEAD = 8192
 DATE = b"date: Tue, 24 Nov 2026 07:41:00 GMT\r\n"
@@ -20,6 +22,14 @@ class Source:
 
 def parser_for(name: str, max_head: int = MAX_HEAD, keep_alive: bool = True) -> RequestParser:
     return make_parser(name, max_head, keep_alive)
+
+
+def test_parser_factory_resolves_a_name_once_to_its_class() -> None:
+    assert parser_factory("httptools") is HttptoolsParser
+    assert parser_factory("h11") is H11Parser
+    assert type(make_parser("h11", MAX_HEAD)) is H11Parser
+    with pytest.raises(ValueError, match="unknown HTTP/1 parser 'llhttp'"):
+        parser_factory("llhttp")
 
 
 def drain(parser: RequestParser) -> list[Event]:

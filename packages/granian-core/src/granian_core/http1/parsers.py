@@ -15,6 +15,7 @@ counted in ``buffered``) for the WebSocket layer, see
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from .events import Event
@@ -22,11 +23,13 @@ from .events import Event
 __all__ = [
     "PARSERS",
     "ParserBase",
+    "ParserFactory",
     "RequestParser",
     "announces_body",
     "connection_tokens",
     "expects_continue",
     "make_parser",
+    "parser_factory",
     "upgrade_protocol",
     "wants_keep_alive",
 ]
@@ -87,6 +90,23 @@ class ParserBase:
         return bytes(trailing)
 
 
+#: Makes a parser: ``(max_head_size, keep_alive, websocket)``, as :func:`make_parser`.
+ParserFactory = Callable[[int, bool, bool], RequestParser]
+
+
+def parser_factory(name: str) -> ParserFactory:
+    """The parser class for a name (``h11`` or ``httptools``), imported only when chosen."""
+    if name == "httptools":
+        from .parse_httptools import HttptoolsParser
+
+        return HttptoolsParser
+    if name == "h11":
+        from .parse_h11 import H11Parser
+
+        return H11Parser
+    raise ValueError(f"unknown HTTP/1 parser {name!r}")
+
+
 def make_parser(
     name: str, max_head_size: int, keep_alive: bool = True, websocket: bool = False
 ) -> RequestParser:
@@ -96,15 +116,7 @@ def make_parser(
     false the parser stops after the first request: nothing later is served.
     With ``websocket`` it stops after a WebSocket upgrade head (see above).
     """
-    if name == "httptools":
-        from .parse_httptools import HttptoolsParser
-
-        return HttptoolsParser(max_head_size, keep_alive, websocket)
-    if name == "h11":
-        from .parse_h11 import H11Parser
-
-        return H11Parser(max_head_size, keep_alive, websocket)
-    raise ValueError(f"unknown HTTP/1 parser {name!r}")
+    return parser_factory(name)(max_head_size, keep_alive, websocket)
 
 
 def connection_tokens(value: bytes) -> list[bytes]:

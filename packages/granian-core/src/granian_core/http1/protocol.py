@@ -26,6 +26,9 @@ import asyncio
 import logging
 from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
+# ws.h1 as a module: it imports this package, a cycle that only attribute access at call
+# time tolerates (an import statement per upgrade cost about 1 µs).
+import granian_core.ws.h1 as ws_h1
 from granian_core.coalesce import HeldWrites
 from granian_core.exchange import ClientDisconnected
 from granian_core.http2.protocol import PREFACE as H2_PREFACE
@@ -34,7 +37,7 @@ from granian_core.http2.protocol import H2Protocol
 from .connection import BodyError, H1Connection
 from .events import ParseError, RequestHead
 from .exchange import H1Exchange
-from .parsers import make_parser
+from .parsers import parser_factory
 from .transport_info import connection_info, native_sendfile
 
 if TYPE_CHECKING:
@@ -63,13 +66,14 @@ class _Settings:
         "buffer_size",
         "header_read_timeout",
         "keep_alive",
-        "parser",
+        "new_parser",
         "pipeline_flush",
         "websockets",
     )
 
     def __init__(self, config: ServerConfig) -> None:
-        self.parser = config.resolved_http1_parser()
+        # The class, not its name: resolving the name cost an import per connection.
+        self.new_parser = parser_factory(config.resolved_http1_parser())
         self.buffer_size = config.http1_buffer_size
         self.header_read_timeout = config.http1_header_read_timeout / 1000
         self.keep_alive = config.http1_keep_alive
@@ -140,9 +144,7 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         self._loop = state.loop
         #: Upgrade requests become WebSocket sessions (else they are plain HTTP).
         self._websockets = settings.websockets and state.interface.supports_websockets
-        parser = make_parser(
-            settings.parser, settings.buffer_size, settings.keep_alive, self._websockets
-        )
+        parser = settings.new_parser(settings.buffer_size, settings.keep_alive, self._websockets)
         #: Fed directly, and its ``buffered`` read directly: the hottest calls per request.
         self._parser = parser
         self._conn = H1Connection(parser, keep_alive=settings.keep_alive, header_source=state)
@@ -293,9 +295,7 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
         self._state.dispatch(exchange)
 
     def _upgrade_websocket(self, head: RequestHead) -> None:
-        from granian_core.ws.h1 import upgrade_h1
-
-        upgrade_h1(self._state, self.detach(), head)
+        ws_h1.upgrade_h1(self._state, self.detach(), head)
 
     def detach(self) -> Detached:
         """Give the transport up to another protocol (the caller calls ``set_protocol``).

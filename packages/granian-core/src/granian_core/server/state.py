@@ -67,6 +67,11 @@ class WorkerState:
         self.date_header = b""
         self._access_logger = access_logger
         self._handle_http = interface.handle_http
+        # Imported here, once: ws.dispatch imports this module, and an import statement
+        # in _run_session cost about 1 µs per session.
+        from granian_core.ws.dispatch import run_session
+
+        self._run_ws_session = run_session
         #: The adapter's task-less start, if it overrides ``Interface.start_http``.
         self._start_http = (
             interface.start_http
@@ -154,10 +159,8 @@ class WorkerState:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_session(self, session: CoreSession) -> None:
-        from granian_core.ws.dispatch import run_session
-
         try:
-            await run_session(self.interface, session, self._access_logger)
+            await self._run_ws_session(self.interface, session, self._access_logger)
         finally:
             self.metrics.requests_handled += 1
             self._release()
