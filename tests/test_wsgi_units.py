@@ -1,11 +1,14 @@
-"""The WSGI adapter's per-worker memo tables: remembered by value, never wrongly."""
+"""Units of the WSGI adapter: its per-worker memo tables (remembered by value, never
+wrongly) and the write window of a streamed response."""
 
 from __future__ import annotations
 
+import queue
+
 import pytest
 from granian_core.exchange import ConnectionInfo
+from granian_wsgi import call, response
 from granian_wsgi import environ as environ_module
-from granian_wsgi import response
 from granian_wsgi.environ import EnvironBuilder
 from granian_wsgi.response import encode_headers
 
@@ -77,3 +80,13 @@ def test_large_header_lists_are_encoded_but_not_kept() -> None:
     assert encode_headers(headers) == [(b"set-cookie", value.encode())]
     assert tuple(headers) not in response._encoded
     assert encode_headers(headers) == [(b"set-cookie", value.encode())]
+
+
+def test_a_streamed_response_write_window_has_write_window_slots() -> None:
+    window = call._new_window()
+    for _ in range(call.WRITE_WINDOW):
+        window.get_nowait()
+    with pytest.raises(queue.Empty):
+        window.get_nowait()  # the app's thread would wait here for the loop
+    window.put(None)  # the loop wrote a chunk: one slot back
+    window.get_nowait()
