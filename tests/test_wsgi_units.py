@@ -1,5 +1,5 @@
 """Units of the WSGI adapter: its per-worker memo tables (remembered by value, never
-wrongly) and the write window of a streamed response."""
+wrongly), the write window of a streamed response, and reads of a streamed body."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from granian_core.exchange import ConnectionInfo
 from granian_wsgi import call, response
 from granian_wsgi import environ as environ_module
 from granian_wsgi.environ import EnvironBuilder
+from granian_wsgi.input import WSGIInput
 from granian_wsgi.response import encode_headers
 
 TEXT = [("Content-Type", "text/plain"), ("Content-Length", "5")]
@@ -90,3 +91,37 @@ def test_a_streamed_response_write_window_has_write_window_slots() -> None:
         window.get_nowait()  # the app's thread would wait here for the loop
     window.put(None)  # the loop wrote a chunk: one slot back
     window.get_nowait()
+
+
+class _Chunks:
+    """Hands out the given chunks, then ``b""``: the contract of ``BodyFeed.take``."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self._chunks = list(chunks)
+
+    def take(self) -> bytes:
+        return self._chunks.pop(0) if self._chunks else b""
+
+
+def _streamed(*chunks: bytes) -> WSGIInput:
+    return WSGIInput(None, _Chunks(*chunks))  # type: ignore[arg-type]
+
+
+def test_a_read_served_by_one_chunk_returns_it_without_a_copy() -> None:
+    first, second = b"a" * 10, b"b" * 10
+    stream = _streamed(first, second)
+    assert stream.read(10) is first
+    assert stream.read(4) == b"bbbb"
+    assert stream.read(100) == b"bbbbbb"
+    assert stream.read(1) == b""
+    assert _streamed(first).read() is first
+    assert _streamed(first).read(64) is first
+
+
+def test_reads_across_chunks_are_joined_in_order() -> None:
+    stream = _streamed(b"abc", b"def", b"ghi")
+    assert stream.read(2) == b"ab"
+    assert stream.read(5) == b"cdefg"
+    assert stream.read() == b"hi"
+    assert _streamed(b"abc", b"def").read() == b"abcdef"
+    assert _streamed().read() == b""

@@ -61,8 +61,9 @@ class WSGIInput:
         if end <= len(self._buffer):
             self._pos = end
             return self._buffer[start:end]
-        parts = [self._take_buffered()]
-        missing = size - len(parts[0])
+        rest = self._take_buffered()
+        parts = [rest] if rest else []
+        missing = size - len(rest)
         while missing > 0 and self._refill():
             chunk = self._buffer
             if len(chunk) <= missing:
@@ -73,12 +74,15 @@ class WSGIInput:
                 parts.append(chunk[:missing])
                 self._pos = missing
                 missing = 0
-        return b"".join(parts)
+        # A read served by one chunk returns that chunk: joining would copy it again.
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read_all(self) -> bytes:
         parts = [self._take_buffered()]
         while self._refill():
             parts.append(self._take_buffered())
+        if len(parts) == 2 and not parts[0]:
+            return parts[1]  # one chunk: no copy
         return b"".join(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
