@@ -208,7 +208,7 @@ def run_worker(spec: WorkerSpec) -> None:
     from granian_core.loops import loops
 
     from .envfiles import load_env_files_in_worker
-    from .heap import freeze_startup_heap
+    from .heap import freeze_startup_heap, prime_malloc_thresholds
     from .proctitle import set_title, worker_title
 
     _reset_inherited_signals()
@@ -227,6 +227,7 @@ def run_worker(spec: WorkerSpec) -> None:
         interface = build_interface(config, app, loop, worker_id=spec.worker_id)
         interface.setup(loop)
         freeze_startup_heap()
+        prime_malloc_thresholds()
     except FatalError as exc:
         logger.error("%s", exc)
         sys.exit(EXIT_STARTUP_FAILED)
