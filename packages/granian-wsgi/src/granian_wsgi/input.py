@@ -62,7 +62,7 @@ class WSGIInput:
             self._pos = end
             return self._buffer[start:end]
         rest = self._take_buffered()
-        parts = [rest] if rest else []
+        parts = self._parts_from(rest)
         missing = size - len(rest)
         while missing > 0 and self._refill():
             chunk = self._buffer
@@ -74,16 +74,19 @@ class WSGIInput:
                 parts.append(chunk[:missing])
                 self._pos = missing
                 missing = 0
-        # A read served by one chunk returns that chunk: joining would copy it again.
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return b"".join(parts)
 
     def _read_all(self) -> bytes:
-        parts = [self._take_buffered()]
+        parts = self._parts_from(self._take_buffered())
         while self._refill():
             parts.append(self._take_buffered())
-        if len(parts) == 2 and not parts[0]:
-            return parts[1]  # one chunk: no copy
         return b"".join(parts)
+
+    @staticmethod
+    def _parts_from(rest: bytes) -> list[bytes]:
+        # Without an empty leading part, a read that one chunk serves joins a one-item
+        # list, which returns the chunk itself; joined with b"" it was copied again.
+        return [rest] if rest else []
 
     def readline(self, size: int | None = -1) -> bytes:
         """One line, newline included; at most ``size`` bytes when ``size`` >= 0."""

@@ -124,7 +124,7 @@ class HttptoolsParser(ParserBase):
     def close(self) -> None:
         # llhttp holds this object's bound callbacks: a reference cycle that only the
         # cycle collector would free, long after the connection, if it was long-lived.
-        self._done = True
+        super().close()
         self._parser = _CLOSED
 
     def _account_stall(self, fed: int) -> None:

@@ -182,7 +182,6 @@ class FrameCodec:
         del self._handler, self._on_message, self._on_ping
 
     # == inbound ==============================================================================
-
     def receive_data(self, data: bytes) -> None:
         """Parse ``data``; the handler hears about every complete frame in it."""
         if not self._parsing:
