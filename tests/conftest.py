@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from granian_core.config import ServerConfig
@@ -24,6 +25,8 @@ from granian_core.server.embed import EmbeddedServer
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 15.0
 
+T = TypeVar("T")
+
 
 @dataclass
 class ServerHandle:
@@ -32,6 +35,16 @@ class ServerHandle:
     server: EmbeddedServer
     thread: threading.Thread
     errors: list[BaseException] = field(default_factory=list)
+    #: The server thread's event loop, once it runs.
+    loop: Any = None
+
+    def call_in_loop(self, fn: Callable[[], T]) -> T:
+        """``fn()`` run on the server's thread, between its loop's callbacks."""
+
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(STARTUP_TIMEOUT)
 
     @property
     def host(self) -> str:
@@ -53,7 +66,7 @@ class ServerHandle:
 
 
 def _run_server(handle: ServerHandle, loop_name: str) -> None:
-    loop = loops.get(loop_name)
+    loop = handle.loop = loops.get(loop_name)
     try:
         loop.run_until_complete(handle.server.serve())
     except BaseException as exc:
