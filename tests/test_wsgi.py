@@ -626,10 +626,11 @@ def test_streaming_blocks_the_app_thread_while_the_client_does_not_read(srv: Any
 
 
 # -- files --------------------------------------------------------------------------------
-@pytest.fixture
-def data_file(tmp_path: Path) -> Path:
+#: Above call.WHOLE_FILE_LIMIT, sent with sendfile by the loop; below, read by the app thread.
+@pytest.fixture(params=[300_000, 20_000], ids=["sendfile", "small"])
+def data_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     path = tmp_path / "data.bin"
-    path.write_bytes(os.urandom(300_000))
+    path.write_bytes(os.urandom(request.param))
     return path
 
 
@@ -651,6 +652,16 @@ def test_file_wrapper_honours_the_app_content_length(client: httpx.Client, data_
     response = client.get("/file", params={"path": str(data_file), "offset": "10", "length": "500"})
     assert response.content == data_file.read_bytes()[10:510]
     assert response.headers["content-length"] == "500"
+    assert _report("closed") == "file"
+
+
+def test_file_wrapper_answers_head_with_the_length_only(
+    client: httpx.Client, data_file: Path
+) -> None:
+    response = client.head("/file", params={"path": str(data_file)})
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-length"] == str(data_file.stat().st_size)
     assert _report("closed") == "file"
 
 

@@ -1,13 +1,18 @@
 """Units of the WSGI adapter: its per-worker memo tables (remembered by value, never
-wrongly), the write window of a streamed response, and reads of a streamed body."""
+wrongly), the write window of a streamed response, reads of a streamed body, and small files
+read whole by the app thread."""
 
 from __future__ import annotations
 
+import io
+import os
 import queue
+import tempfile
+from pathlib import Path
 
 import pytest
 from granian_core.exchange import ConnectionInfo
-from granian_wsgi import call, response
+from granian_wsgi import FileWrapper, call, response
 from granian_wsgi import environ as environ_module
 from granian_wsgi.environ import EnvironBuilder
 from granian_wsgi.input import WSGIInput
@@ -125,3 +130,41 @@ def test_reads_across_chunks_are_joined_in_order() -> None:
     assert stream.read() == b"hi"
     assert _streamed(b"abc", b"def").read() == b"abcdef"
     assert _streamed().read() == b""
+
+
+# -- wsgi.file_wrapper: small files read on the app's thread --------------------------------
+def test_a_small_file_is_read_from_its_position_without_moving_it(tmp_path: Path) -> None:
+    path = tmp_path / "small.bin"
+    path.write_bytes(bytes(range(256)) * 40)
+    with open(path, "rb") as file:
+        file.seek(100)
+        wrapper = FileWrapper(file)
+        assert wrapper.read_small(64 * 1024) == path.read_bytes()[100:]
+        assert wrapper.read_small(64 * 1024, 10) == path.read_bytes()[100:110]
+        assert file.tell() == 100
+
+
+def test_a_file_without_a_name_is_read_by_its_descriptor() -> None:
+    with tempfile.TemporaryFile() as file:  # its name is a number
+        file.write(b"x" * 1000)
+        file.seek(0)
+        assert FileWrapper(file).read_small(64 * 1024) == b"x" * 1000
+
+
+@pytest.mark.parametrize("length", [-1, 1001])
+def test_a_length_the_file_cannot_serve_is_left_to_sendfile(tmp_path: Path, length: int) -> None:
+    path = tmp_path / "small.bin"
+    path.write_bytes(b"y" * 1000)
+    with open(path, "rb") as file:
+        assert FileWrapper(file).read_small(64 * 1024, length) is None
+
+
+def test_large_files_pipes_and_file_likes_are_not_read_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "large.bin"
+    path.write_bytes(b"z" * 1001)
+    with open(path, "rb") as file:
+        assert FileWrapper(file).read_small(1000) is None
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as pipe, os.fdopen(write_end, "wb"):
+        assert FileWrapper(pipe).read_small(1000) is None
+    assert FileWrapper(io.BytesIO(b"in memory")).read_small(1000) is None

@@ -39,6 +39,34 @@ class FileWrapper:
         if close is not None:
             close()
 
+    def read_small(self, limit: int, length: int | None = None) -> bytes | None:
+        """The rest of a regular file of at most ``limit`` bytes (or its first ``length``
+        of them), read at once from the current position; ``None`` for anything else.
+
+        Read with the descriptor, so the file needs no name; the position is left as it was.
+        """
+        filelike = self.filelike
+        fileno = getattr(filelike, "fileno", None)
+        if fileno is None:
+            return None
+        try:
+            fd = fileno()
+            info = os.fstat(fd)
+            offset = int(filelike.tell())
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        size = max(0, info.st_size - offset)
+        if length is not None:
+            if not 0 <= length <= size:
+                return None  # a file shorter than announced: the sendfile path answers it
+            size = length
+        if size > limit:
+            return None
+        data = os.pread(fd, size, offset)
+        return data if len(data) == size else None  # it shrank meanwhile
+
     def sendfile_source(self) -> tuple[str, int] | None:
         """``(path, offset)`` when the wrapped object is a regular file reachable by name.
 
