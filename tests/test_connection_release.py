@@ -148,7 +148,7 @@ def _instances(srv: ServerHandle, types: tuple[type, ...]) -> list[str]:
 
     gc.get_objects() also returns objects other threads are still building (a tuple
     that tuple(iterable) is filling); it must not run beside the server's thread:
-    CPython 3.12 failed the server's start-up with a SystemError that way.
+    CPython 3.12 and 3.13 failed the server's start-up with a SystemError that way.
     """
 
     def census() -> list[str]:
