@@ -150,12 +150,9 @@ class WSGICall:
         try:
             result = app(environ, self.start_response)
             if result.__class__ is FileWrapper:
-                file_body = self._file_body(result)
-                if file_body is not None:
-                    return file_body
-            file_send = self._file_send(result)
-            if file_send is not None:
-                return file_send  # the loop closes the wrapper after sending
+                file_outcome = self._file_outcome(result)
+                if file_outcome is not None:
+                    return file_outcome
             try:
                 return self._consume(result)
             finally:
@@ -167,23 +164,20 @@ class WSGICall:
                 return None  # the client left: nothing to answer, not an app error
             raise
 
-    def _file_body(self, wrapper: FileWrapper) -> bytes | None:
-        """A small file's bytes, read here; the wrapper is then closed (None: not small)."""
+    def _file_outcome(self, wrapper: FileWrapper) -> bytes | FileSend | None:
+        """A small file's bytes (the wrapper is then closed here), or a larger file for the
+        loop to send (it closes the wrapper after); ``None``: iterate the wrapper."""
         if self.headers is None or self.headers_sent:
             return None
-        body = wrapper.read_small(WHOLE_FILE_LIMIT, content_length(self.headers))
+        length = content_length(self.headers)
+        body = wrapper.read_small(WHOLE_FILE_LIMIT, length)
         if body is not None:
             wrapper.close()
-        return body
-
-    def _file_send(self, result: object) -> FileSend | None:
-        if result.__class__ is not FileWrapper or self.headers is None or self.headers_sent:
-            return None
-        assert isinstance(result, FileWrapper)
-        source = result.sendfile_source()
+            return body
+        source = wrapper.sendfile_source()
         if source is None:
             return None
-        return FileSend(result, source[0], source[1], content_length(self.headers))
+        return FileSend(wrapper, source[0], source[1], length)
 
     def _consume(self, result: Iterable[bytes]) -> bytes | None:
         kind = result.__class__

@@ -45,18 +45,10 @@ class FileWrapper:
 
         Read with the descriptor, so the file needs no name; the position is left as it was.
         """
-        filelike = self.filelike
-        fileno = getattr(filelike, "fileno", None)
-        if fileno is None:
+        opened = self._opened_regular_file()
+        if opened is None:
             return None
-        try:
-            fd = fileno()
-            info = os.fstat(fd)
-            offset = int(filelike.tell())
-        except (OSError, ValueError, AttributeError):
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            return None
+        fd, offset, info = opened
         size = max(0, info.st_size - offset)
         if length is not None:
             if not 0 <= length <= size:
@@ -73,18 +65,34 @@ class FileWrapper:
         The name must still lead to the very file that is open (same device and inode),
         so a renamed or replaced file falls back to iteration.
         """
+        name = getattr(self.filelike, "name", None)
+        if not isinstance(name, str):
+            return None
+        opened = self._opened_regular_file()
+        if opened is None:
+            return None
+        _, offset, info = opened
+        try:
+            named = os.stat(name)
+        except (OSError, ValueError):  # ValueError: a NUL in the name
+            return None
+        if (info.st_dev, info.st_ino) != (named.st_dev, named.st_ino):
+            return None
+        return name, offset
+
+    def _opened_regular_file(self) -> tuple[int, int, os.stat_result] | None:
+        """Descriptor, current position and status of the wrapped object if it is a
+        regular file with a descriptor; ``None`` for anything else."""
         filelike = self.filelike
-        name = getattr(filelike, "name", None)
         fileno = getattr(filelike, "fileno", None)
-        if not isinstance(name, str) or fileno is None:
+        if fileno is None:
             return None
         try:
-            opened = os.fstat(fileno())
-            named = os.stat(name)
+            fd = fileno()
+            info = os.fstat(fd)
             offset = int(filelike.tell())
         except (OSError, ValueError, AttributeError):
             return None
-        same_file = (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
-        if not same_file or not stat.S_ISREG(opened.st_mode):
+        if not stat.S_ISREG(info.st_mode):
             return None
-        return name, offset
+        return fd, offset, info
