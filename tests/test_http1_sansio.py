@@ -137,6 +137,23 @@ def test_content_length_body_and_pipelining(parser: str) -> None:
     assert [e.data for e in events if isinstance(e, BodyData)] == [b"abcde", b"xyz"]
 
 
+@pytest.mark.parametrize("piece", [1, 3, 10_000])
+def test_empty_lines_before_a_request_line_are_skipped(parser: str, piece: int) -> None:
+    # RFC 9112 2.2; old clients send a CRLF after a POST body, before the next request.
+    raw = (
+        b"\r\n\r\nPOST /one HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nab\r\n"
+        b"\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n\n\r\n"
+    )
+    p = parser_for(parser)
+    for start in range(0, len(raw), piece):
+        p.feed(raw[start : start + piece])
+    events = drain(p)
+    assert [e.target for e in events if isinstance(e, RequestHead)] == [b"/one", b"/two"]
+    assert body_of(events) == b"ab"
+    assert events[-1] is END_OF_BODY
+    assert not any(isinstance(e, ParseError) for e in events)
+
+
 @pytest.mark.parametrize(
     ("version", "connection", "keep_alive"),
     [
@@ -236,6 +253,14 @@ def test_upgrade_request_with_body_keeps_its_body(parser: str, framing: bytes, p
         (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        # control characters in a header value (h11 alone would let them through)
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x1fb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\x7f\r\n\r\n", 400),
+        # request targets in none of RFC 9112's forms (h11 alone would take them)
+        (b"GET x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET ?a=1 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET http:/a HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ],
 )
 def test_malformed_heads(parser: str, raw: bytes, status: int) -> None:
@@ -244,6 +269,31 @@ def test_malformed_heads(parser: str, raw: bytes, status: int) -> None:
     error = events[-1]
     assert isinstance(error, ParseError)
     assert error.status == status
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [(b"OPTIONS", b"*"), (b"GET", b"http://example.com/a?b"), (b"CONNECT", b"example.com:443")],
+)
+def test_request_target_forms(parser: str, method: bytes, target: bytes) -> None:
+    events = feed_all(parser, method + b" " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
+    head = events[0]
+    assert isinstance(head, RequestHead)
+    assert (head.method, head.target) == (method.decode(), target)
+
+
+def test_whitespace_around_header_values_is_not_part_of_them(parser: str) -> None:
+    raw = b"GET / HTTP/1.1\r\nHost:  h \r\nX:\ta b\t \r\nY: \xffc \r\nZ:   \r\n\r\n"
+    head = feed_all(parser, raw)[0]
+    assert isinstance(head, RequestHead)
+    assert head.headers == [(b"host", b"h"), (b"x", b"a b"), (b"y", b"\xffc"), (b"z", b"")]
+
+
+def test_tabs_and_obs_text_in_header_values_are_kept(parser: str) -> None:
+    events = feed_all(parser, b"GET / HTTP/1.1\r\nHost: h\r\nX: a\tb \xc3\xa9\xff\r\n\r\n")
+    head = events[0]
+    assert isinstance(head, RequestHead)
+    assert head.headers[1] == (b"x", b"a\tb \xc3\xa9\xff")
 
 
 @pytest.mark.parametrize("version", [b"0.9", b"1.2", b"2.1", b"3.0"])

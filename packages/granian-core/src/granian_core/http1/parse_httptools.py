@@ -171,6 +171,9 @@ class HttptoolsParser(ParserBase):
         if self._replaying:
             return
         lname = name.lower()
+        # llhttp keeps the whitespace after a value, which is not part of it (RFC 9112
+        # 5); rstrip returns the same object when there is none.
+        value = value.rstrip(b" \t")
         self._headers.append((lname, value))
         self._head_bytes += len(name) + len(value) + _LINE_OVERHEAD
         if lname in _WATCHED:
