@@ -221,13 +221,37 @@ def test_response_headers_respects_application_values() -> None:
     assert declared == 12
 
 
+def test_response_headers_repeated_heads_are_independent_blocks() -> None:
+    # The second call reuses the checked head: same block, a list of its own, and the
+    # per-response parts (content-length, date) are still per response.
+    headers = [(b"Content-Type", b"text/plain"), (b"x-id", b"1")]
+    first, _ = response_headers(200, headers, SERVER, DATE, content_length=5)
+    first.append((b"x-mutated", b"yes"))
+    later_date = (b"date", b"Thu, 26 Nov 2026 00:00:00 GMT")
+    second, declared = response_headers(200, list(headers), SERVER, later_date, 7)
+    assert second == [
+        (b":status", b"200"),
+        (b"content-type", b"text/plain"),
+        (b"x-id", b"1"),
+        (b"content-length", b"7"),
+        SERVER,
+        later_date,
+    ]
+    assert declared is None
+    # Heads that cannot be keys (a bytearray value, a float status) are checked each time.
+    block, _ = response_headers(200, [(b"x-raw", bytearray(b"v"))], SERVER, DATE, None)
+    assert block[1] == (b"x-raw", bytearray(b"v"))
+    assert response_headers(200.0, headers, SERVER, DATE, None)[0][0] == (b":status", b"200")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [(b"x-bad", b"a\r\nset-cookie: x"), (b"x-nul", b"a\x00"), (b"bad name", b"v"), (b":x", b"v")],
 )
 def test_response_headers_refuse_injection(name: bytes, value: bytes) -> None:
-    with pytest.raises(ValueError, match="response header"):
-        response_headers(200, [(name, value)], SERVER, DATE, None)
+    for _ in range(2):  # a refused head is never remembered as checked
+        with pytest.raises(ValueError, match="response header"):
+            response_headers(200, [(name, value)], SERVER, DATE, None)
 
 
 def test_trailer_headers_are_checked_and_lower_cased() -> None:

@@ -263,9 +263,20 @@ def request_trailers(block: list[tuple[bytes, bytes]]) -> list[tuple[bytes, byte
     return block
 
 
+#: A response head's checked part: the ``:status`` field and the application's fields
+#: that HTTP/2 keeps, its content-length, and whether it set ``server`` and ``date``.
+_CheckedHead = tuple[list[tuple[bytes, bytes]], "int | None", bool, bool]
+#: (status, *pairs) → its checked part. Most responses of an app repeat a few heads,
+#: so the per-field checks run once per distinct head (as http1/prepared.py does).
+_CHECKED: dict[tuple[object, ...], _CheckedHead] = {}
+_CHECKED_LIMIT = 1024
+#: Heads with more fields (long cookie lists, mostly one-offs) are not kept.
+_REMEMBERED_FIELDS = 32
+
+
 def response_headers(
     status: int,
-    headers: Iterable[tuple[bytes, bytes]],
+    headers: Headers,
     server: tuple[bytes, bytes],
     date: tuple[bytes, bytes],
     content_length: int | None,
@@ -274,7 +285,31 @@ def response_headers(
 
     ``content_length`` is added when given and the application declared none.
     """
-    block = [(b":status", _STATUS.get(status) or str(status).encode())]
+    checked: _CheckedHead | None = None
+    key: tuple[object, ...] | None = None
+    if type(status) is int:  # 200.0 == 200 and hashes alike: never a key
+        key = (status, *headers)
+        try:
+            checked = _CHECKED.get(key)
+        except (TypeError, ValueError):  # unhashable (a bytearray, a writable memoryview)
+            key = None
+    if checked is None:
+        checked = _check_response_head(status, headers)
+        if key is not None and len(key) <= _REMEMBERED_FIELDS:
+            remember(_CHECKED, key, checked, _CHECKED_LIMIT)
+    fields, declared, has_server, has_date = checked
+    block = fields.copy()  # the checked list is shared by every response with this head
+    if declared is None and content_length is not None:
+        block.append((b"content-length", b"%d" % content_length))
+    if not has_server:
+        block.append(server)
+    if not has_date:
+        block.append(date)
+    return block, declared
+
+
+def _check_response_head(status: int, headers: Iterable[tuple[bytes, bytes]]) -> _CheckedHead:
+    fields = [(b":status", _STATUS.get(status) or str(status).encode())]
     declared: int | None = None
     has_server = has_date = False
     for raw_name, value in headers:
@@ -287,14 +322,8 @@ def response_headers(
             has_server = True
         elif name == b"date":
             has_date = True
-        block.append((name, value))
-    if declared is None and content_length is not None:
-        block.append((b"content-length", b"%d" % content_length))
-    if not has_server:
-        block.append(server)
-    if not has_date:
-        block.append(date)
-    return block, declared
+        fields.append((name, value))
+    return fields, declared, has_server, has_date
 
 
 def trailer_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
