@@ -475,6 +475,17 @@ def test_priority_is_ignored_but_a_self_dependency_resets_the_stream() -> None:
 
 
 # -- header blocks -----------------------------------------------------------------------------
+def test_a_content_length_of_thousands_of_digits_resets_only_its_stream() -> None:
+    # int() raises ValueError past 4,300 digits: it once escaped receive_data.
+    pair = Pair()
+    stream_id = int(pair.client.get_next_available_stream_id())
+    huge = [*POST, (b"content-length", b"1" * 4301)]
+    assert pair.stream_error(pair.headers_frame(stream_id, huge)) == (stream_id, PROTOCOL_ERROR)
+    assert pair.log.take() == [("reset", stream_id, PROTOCOL_ERROR, False)]
+    pair.feed(pair.headers_frame(stream_id + 2, GET, END_HEADERS | END_STREAM))
+    assert [e[0] for e in pair.log.take()] == ["request"]
+
+
 def test_headers_and_continuations_are_assembled() -> None:
     pair = Pair()
     block = pair.client.encoder.encode([*GET, (b"x-long", b"z" * 300)])

@@ -181,6 +181,18 @@ def test_authority_and_host_may_differ_in_case_only() -> None:
         parse_request_head([*pseudo, (b":authority", b"a.example"), (b"host", b"b.example")])
 
 
+def test_content_length_of_any_size_is_a_stream_error_not_a_crash() -> None:
+    # int() refuses strings past 4,300 digits with ValueError: that must not escape.
+    pseudo = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/"), (b"host", b"a")]
+    for value in (b"1" * 4301, b"1" * 20, b"x1"):
+        with pytest.raises(MalformedHeaders, match="content-length"):
+            parse_request_head([*pseudo, (b"content-length", value)])
+    zeros = b"0" * 5000 + b"12"  # leading zeros are still a small number
+    assert parse_request_head([*pseudo, (b"content-length", zeros)]).content_length == 12
+    largest = parse_request_head([*pseudo, (b"content-length", b"9" * 19)])
+    assert largest.content_length == 10**19 - 1
+
+
 def test_response_headers_status_defaults_and_forbidden_fields() -> None:
     block, declared = response_headers(
         200,

@@ -147,9 +147,18 @@ def _name_kind(name: bytes) -> int:
     return _REGULAR
 
 
+#: More significant digits than any body could have (2**63 has 19). Also keeps int() away
+#: from strings past Python's 4,300-digit conversion limit, where it raises ValueError.
+_LENGTH_DIGITS = 19
+
+
 def _content_length(value: bytes, known: int | None) -> int:
     if not value.isdigit():
         raise MalformedHeaders(f"Invalid content-length {value!r}")
+    if len(value) > _LENGTH_DIGITS:
+        value = value.lstrip(b"0") or b"0"
+        if len(value) > _LENGTH_DIGITS:
+            raise MalformedHeaders("content-length too large")
     length = int(value)
     if known is not None and known != length:
         raise MalformedHeaders("Conflicting content-length fields")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import IO, TYPE_CHECKING, cast
 
 from granian_core.tls import connection_info
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from .headers import RequestHead
 
 __all__ = ["PREFACE", "H2Protocol"]
+
+logger = logging.getLogger("_granian")
 
 #: Opaque data of our PINGs: keep-alive probes and bandwidth-delay probes.
 _KEEPALIVE_PING = b"gran-ka\x00"
@@ -153,6 +156,11 @@ class H2Protocol(asyncio.Protocol):
             # are not started: their connection is failing.
             self._arrived.clear()
             self._close(graceful=False)
+            return
+        except Exception:  # a bug must cost this connection only, as in HTTP/1
+            logger.exception("HTTP/2 connection failed")
+            self._arrived.clear()
+            self.abort()
             return
         if self._arrived:
             self._dispatch_arrived()
