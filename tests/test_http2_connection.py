@@ -376,6 +376,26 @@ def test_update_settings_apply_when_acknowledged() -> None:
     assert [e[0] for e in pair.log.take()] == ["data"]
 
 
+def test_a_stream_window_below_the_default_waits_for_the_ack() -> None:
+    # RFC 9113 3.4 and 6.9.3: a client may send its first flight before it reads our
+    # SETTINGS, with the default 65535 window; a lower one binds it after its ACK.
+    log = EventLog()
+    server = new_connection(H2Settings(stream_window=16_384), log)
+    server.data_to_send()
+    client = h2_client()  # only its encoder: the frames are written by hand
+    post = raw(HEADERS, END_HEADERS, 1, client.encoder.encode(POST))
+    early = raw(DATA, 0, 1, b"x" * 16_384) * 2  # twice the window we announced
+    server.receive_data(PREFACE + raw(SETTINGS, 0, 0) + post + early)
+    assert [e[0] for e in log.take()] == ["settings", "request", "data", "data"]
+    server.receive_data(raw(SETTINGS, ACK, 0))  # now 16 KiB, for new streams too
+    server.receive_data(raw(HEADERS, END_HEADERS, 3, client.encoder.encode(POST)))
+    log.take()
+    server.receive_data(raw(DATA, 0, 3, b"x" * 16_384))
+    with pytest.raises(ProtocolError) as info:
+        server.receive_data(raw(DATA, 0, 3, b"x"))
+    assert info.value.error_code == FLOW_CONTROL_ERROR
+
+
 # -- requests --------------------------------------------------------------------------------
 def test_a_get_is_one_request_event_with_its_head() -> None:
     pair = Pair()

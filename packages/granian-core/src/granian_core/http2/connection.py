@@ -142,8 +142,10 @@ class ServerConnection:
         connection_window: int = DEFAULT_WINDOW,
     ) -> None:
         """``local_settings`` are sent in the first SETTINGS frame and in force from the
-        first frame received; a ``connection_window`` over 65535 is announced with a
-        WINDOW_UPDATE right after them."""
+        first frame received, but for a stream window below 65535: a client may send
+        that much before it reads our SETTINGS (RFC 9113 3.4, 6.9.3), so a lower one
+        applies once they are acknowledged. A ``connection_window`` over 65535 is
+        announced with a WINDOW_UPDATE right after them."""
         self.handler = handler
         self.encoder = LiteralEncoder()
         self.decoder = HeaderBlockDecoder()
@@ -153,8 +155,12 @@ class ServerConnection:
         self.max_concurrent_streams = 2**31 - 1
         self.max_inbound_frame_size = MIN_FRAME_SIZE
         self._local_window = DEFAULT_WINDOW
-        self._apply_local(local_settings)
-        self._unacked: deque[dict[int, int]] = deque([{}])  # the first SETTINGS: applied
+        in_force = dict(local_settings)
+        on_ack = {}  # what of the first SETTINGS waits for the client's ACK
+        if in_force.get(SETTING_INITIAL_WINDOW_SIZE, DEFAULT_WINDOW) < DEFAULT_WINDOW:
+            on_ack[SETTING_INITIAL_WINDOW_SIZE] = in_force.pop(SETTING_INITIAL_WINDOW_SIZE)
+        self._apply_local(in_force)
+        self._unacked: deque[dict[int, int]] = deque([on_ack])
         # Remote settings (what we respect).
         self.max_outbound_frame_size = MIN_FRAME_SIZE
         self._remote_window = DEFAULT_WINDOW

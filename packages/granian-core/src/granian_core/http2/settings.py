@@ -79,7 +79,8 @@ def new_connection(settings: H2Settings, handler: ConnectionEvents) -> ServerCon
     """A ``ServerConnection`` whose preamble (SETTINGS + window raise) is ready to send.
 
     The local settings are in force from the first frame received, not only once the
-    client acknowledges them (later changes, via ``update_settings``, wait for the ACK).
+    client acknowledges them, but for a stream window below 65535, which waits for the
+    ACK as later changes (``update_settings``) do.
     """
     local = {
         SETTING_MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
