@@ -6,11 +6,11 @@ request's ``EndOfMessage`` is out, the bytes h11 still holds
 (``trailing_data``) go into a fresh ``h11.Connection`` that parses the next
 pipelined request.
 
-Two rules of h11 are changed so that both parsers agree:
+Three rules of h11 are changed so that both parsers agree:
 
 - control characters in a header value are a 400 (RFC 9110 5.5), as in llhttp and
   hyper; h11 lets all but NUL through;
-- a request target must be in one of RFC 9112's forms (3.2): "/..." , "*", an
+- a request target must be in one of RFC 9112's forms (3.2): "/...", "*", an
   absolute URI, or any authority for CONNECT;
 - empty lines before a request line are skipped (RFC 9112 2.2: a server SHOULD
   ignore at least one), as in llhttp; h11 answers them with a 400. Old clients send
