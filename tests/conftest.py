@@ -134,14 +134,33 @@ def free_ports(count: int) -> list[int]:
 def wait_for_port(
     port: int, proc: subprocess.Popen[str] | None = None, timeout: float = 20.0
 ) -> None:
+    _wait_until_accepted(("127.0.0.1", port), f"port {port}", proc, timeout)
+
+
+def wait_for_unix_socket(
+    path: Path, proc: subprocess.Popen[str] | None = None, timeout: float = 20.0
+) -> None:
+    _wait_until_accepted(str(path), str(path), proc, timeout)
+
+
+def _wait_until_accepted(
+    address: tuple[str, int] | str,
+    name: str,
+    proc: subprocess.Popen[str] | None,
+    timeout: float,
+) -> None:
+    """Poll until a connection to ``address`` (TCP, or a Unix socket path) is accepted."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        with contextlib.suppress(OSError), socket.socket(family) as sock:
+            sock.settimeout(0.2)
+            sock.connect(address)
             return
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+    raise TimeoutError(f"nothing listens on {name}")
 
 
 @dataclass

@@ -12,13 +12,10 @@ app that the client came over TLS).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +25,11 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import (
-    GranianProcess,
     free_ports,
     granian_command,
     start_process,
     wait_for_port,
+    wait_for_unix_socket,
 )
 
 WAIT = 20.0
@@ -103,18 +100,6 @@ class Deployment:
         return "\n".join(line for line in log.splitlines() if "[error]" in line or "[crit]" in line)
 
 
-def _wait_for_unix_socket(path: Path, server: GranianProcess) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"server exited with {server.proc.returncode}")
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(str(path))
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {path}")
-
-
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
     nginx = _nginx()
@@ -166,12 +151,16 @@ def deployment() -> Iterator[Deployment]:
     try:
         wait_for_port(asgi_port, servers[0].proc)
         wait_for_port(wsgi_port, servers[1].proc)
-        _wait_for_unix_socket(uds, servers[2])
+        wait_for_unix_socket(uds, servers[2].proc)
         wait_for_port(port, proxy)
         yield Deployment(f"http://127.0.0.1:{port}", directory)
     finally:
         proxy.terminate()
-        proxy.wait(WAIT)
+        try:
+            proxy.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait()
         for server in servers:
             server.stop()
         shutil.rmtree(directory, ignore_errors=True)

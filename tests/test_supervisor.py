@@ -16,7 +16,13 @@ import httpx
 import pytest
 from granian_core.log import LOGGING_CONFIG
 
-from .conftest import ROOT, GranianProcess, granian_command, start_process
+from .conftest import (
+    ROOT,
+    GranianProcess,
+    granian_command,
+    start_process,
+    wait_for_unix_socket,
+)
 from .helpers import wait_for_new_worker, worker_pid
 
 APP = "tests.apps.process_asgi:app"
@@ -183,21 +189,11 @@ def test_unix_socket(tmp_path: Path) -> None:
     path = tmp_path / "granian.sock"
     handle = start_process(granian_command("--uds", str(path), "--uds-permissions", "0600", *START))
     try:
-        deadline = time.monotonic() + 20
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_unix_socket(path, handle.proc)
         assert oct(path.stat().st_mode & 0o777) == "0o600"
         transport = httpx.HTTPTransport(uds=str(path))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with httpx.Client(transport=transport, timeout=10) as client:
-                    response = client.get("http://granian/")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        with httpx.Client(transport=transport, timeout=10) as client:
+            response = client.get("http://granian/")
         assert response.status_code == 200
     finally:
         code, out = handle.stop()
