@@ -91,7 +91,9 @@ def run_server(
     )
     handle.thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.sockets:
+    # Ready once the worker serves: the sockets are bound before the app's init hooks and
+    # startup run, the worker's state only after them.
+    while server.worker is None or server.worker.state is None:
         if handle.errors:
             raise handle.errors[0]
         if time.monotonic() > deadline:
