@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import threading
 import time
@@ -181,6 +182,58 @@ def test_pipelined_requests_are_answered_in_order(run: Any) -> None:
         responses = [read_response(stream) for _ in range(4)]
     assert [r.header(b"x-path") for r in responses] == [b"/0", b"/1", b"/2", b"/3"]
     assert responses[1].body == b"body"
+
+
+def test_each_handler_runs_in_its_own_task_and_context(run: Any) -> None:
+    # Eagerly started or not, a handler is the current task from its first line to its
+    # end (asyncio.timeout and anyio need that), and context variables set by one request
+    # are not seen by the next one on the same connection.
+    seen: list[tuple[bool, bool, str]] = []
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def handler(exchange: HTTPExchange) -> None:
+        before = var.get()
+        var.set(exchange.raw_path.decode())
+        first = asyncio.current_task()
+        if exchange.raw_path == b"/waits":
+            await asyncio.sleep(0)
+        same = asyncio.current_task() is first
+        seen.append((first is not None, same, before))
+        exchange.send_response(200, [], b"")
+
+    with run(handler) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(get("/now") + get("/waits") + get("/now2"))
+        assert [read_response(stream).status for _ in range(3)] == [200, 200, 200]
+    assert seen == [(True, True, "unset")] * 3
+
+
+def test_a_queued_request_does_not_inherit_the_context_of_the_one_it_waited_for(
+    run: Any,
+) -> None:
+    # With --backpressure 1, the second connection's request starts when the first ends,
+    # from inside the first one's task: it must still start from the worker's context.
+    seen: dict[str, str] = {}
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def handler(exchange: HTTPExchange) -> None:
+        path = exchange.raw_path.decode()
+        seen[path] = var.get()
+        var.set(path)
+        if path == "/first":
+            await asyncio.sleep(0.2)  # the second request arrives and queues meanwhile
+        exchange.send_response(200, [], b"")
+
+    with (
+        run(handler, backpressure=1) as srv,
+        connect(srv.port) as (first, first_stream),
+        connect(srv.port) as (second, stream),
+    ):
+        first.sendall(get("/first"))
+        time.sleep(0.05)
+        second.sendall(get("/second"))
+        assert read_response(first_stream).status == 200
+        assert read_response(stream).status == 200
+    assert seen == {"/first": "unset", "/second": "unset"}
 
 
 def test_pipeline_flush_mode_answers_in_order(run: Any) -> None:

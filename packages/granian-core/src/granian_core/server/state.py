@@ -11,10 +11,12 @@ call it, so these rules hold for every protocol and interface alike.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from functools import partial
@@ -42,6 +44,23 @@ ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 ERROR_BODY = b"Internal server error"
 #: File reads up to this size run on the loop; larger ones on the I/O threads.
 INLINE_READ_LIMIT = 64 * 1024
+
+_Handler = Coroutine[Any, Any, None]
+
+
+if sys.version_info >= (3, 11):
+
+    def _new_task(
+        loop: asyncio.AbstractEventLoop, coro: _Handler, context: contextvars.Context
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro, context=context)
+
+else:
+
+    def _new_task(
+        loop: asyncio.AbstractEventLoop, coro: _Handler, context: contextvars.Context
+    ) -> asyncio.Task[None]:
+        return context.run(loop.create_task, coro)  # the task copies the current context
 
 
 class WorkerState:
@@ -83,6 +102,9 @@ class WorkerState:
         self._waiting: deque[HTTPExchange | CoreSession] = deque()
         #: Running handlers: tasks, and the futures of ``start_http``.
         self._tasks: set[asyncio.Future[None]] = set()
+        #: What every handler's context is a copy of: the worker's, never a handler's (a
+        #: request started when another ends would otherwise inherit that one's variables).
+        self._context = contextvars.copy_context()
         self._date_timer: asyncio.TimerHandle | None = None
         self._io_executor: ThreadPoolExecutor | None = None
         #: Called with True when the worker is saturated (stop accepting), False when not.
@@ -154,7 +176,7 @@ class WorkerState:
         self._in_flight += 1
         if self._in_flight == self._limit:
             self.on_saturation(True)
-        task = self.loop.create_task(self._run_session(session))
+        task = _new_task(self.loop, self._run_session(session), self._context.copy())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -171,9 +193,10 @@ class WorkerState:
             self.on_saturation(True)
         if self._start_http is not None and self._start_directly(exchange):
             return
+        task = _new_task(self.loop, self._run(exchange), self._context.copy())
         # The set keeps each task alive; _run removes its own task when done, which saves
         # the loop a done-callback (one more scheduled handle) per request.
-        self._tasks.add(self.loop.create_task(self._run(exchange)))
+        self._tasks.add(task)
 
     def _start_directly(self, exchange: HTTPExchange) -> bool:
         """Try the adapter's ``start_http``; False if it left the request to a task."""
