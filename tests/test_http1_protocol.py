@@ -184,6 +184,19 @@ def test_pipelined_requests_are_answered_in_order(run: Any) -> None:
     assert responses[1].body == b"body"
 
 
+def test_a_deep_pipeline_of_handlers_that_never_wait_is_answered_whole(run: Any) -> None:
+    # On 3.12+ a handler's first step runs inside dispatch, and a handler that never waits
+    # ends its response there, which starts the next pipelined request: thousands of them
+    # must not nest one inside the other (RecursionError), nor be dropped.
+    count = 3000
+    with run(echo) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(b"".join(get(f"/{i}") for i in range(count)))
+        paths = [read_response(stream).header(b"x-path") for _ in range(count)]
+        assert paths == [f"/{i}".encode() for i in range(count)]
+        sock.sendall(get("/after"))
+        assert read_response(stream).header(b"x-path") == b"/after"
+
+
 def test_each_handler_runs_in_its_own_task_and_context(run: Any) -> None:
     # Eagerly started or not, a handler is the current task from its first line to its
     # end (asyncio.timeout and anyio need that), and context variables set by one request

@@ -63,6 +63,21 @@ else:
         return context.run(loop.create_task, coro)  # the task copies the current context
 
 
+#: 3.12+: a task whose first step runs now, as the current task (``eager_start``).
+_eager_task: (
+    Callable[[_Handler, asyncio.AbstractEventLoop, contextvars.Context], asyncio.Task[None]] | None
+)
+_eager_task = None
+if sys.version_info >= (3, 12):
+
+    def _start_eagerly(
+        coro: _Handler, loop: asyncio.AbstractEventLoop, context: contextvars.Context
+    ) -> asyncio.Task[None]:
+        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
+
+    _eager_task = _start_eagerly
+
+
 class WorkerState:
     """What every connection protocol of a worker shares."""
 
@@ -105,6 +120,8 @@ class WorkerState:
         #: What every handler's context is a copy of: the worker's, never a handler's (a
         #: request started when another ends would otherwise inherit that one's variables).
         self._context = contextvars.copy_context()
+        #: A handler is taking its eager first step (see ``_start``).
+        self._stepping = False
         self._date_timer: asyncio.TimerHandle | None = None
         self._io_executor: ThreadPoolExecutor | None = None
         #: Called with True when the worker is saturated (stop accepting), False when not.
@@ -193,7 +210,22 @@ class WorkerState:
             self.on_saturation(True)
         if self._start_http is not None and self._start_directly(exchange):
             return
-        task = _new_task(self.loop, self._run(exchange), self._context.copy())
+        coro = self._run(exchange)
+        context = self._context.copy()
+        if _eager_task is None or self._stepping:
+            task = _new_task(self.loop, coro, context)
+        else:
+            # The handler's first step runs here rather than one loop pass later; a
+            # handler that never waits is over before the task is returned. Only one
+            # level deep: the next pipelined request, started when this response ends,
+            # gets a scheduled task, so the stack stays bounded.
+            self._stepping = True
+            try:
+                task = _eager_task(coro, self.loop, context)
+            finally:
+                self._stepping = False
+            if task.done():
+                return
         # The set keeps each task alive; _run removes its own task when done, which saves
         # the loop a done-callback (one more scheduled handle) per request.
         self._tasks.add(task)
