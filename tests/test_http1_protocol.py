@@ -399,6 +399,21 @@ def test_malformed_request_gets_error_and_close(run: Any, raw: bytes, status: in
         assert closed_by_server(sock, stream)
 
 
+def test_malformed_body_after_a_response_started_but_unwritten_is_a_400(run: Any) -> None:
+    # The app started its response (nothing written yet), then read a body with a bad
+    # chunk size: nothing of the app's reached the wire, so the client still gets a 400.
+    async def starts_then_reads(exchange: HTTPExchange) -> None:
+        exchange.start_response(200, [])
+        await read_body(exchange)
+
+    with run(starts_then_reads) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        response = read_response(stream)
+        assert response.status == 400
+        assert response.header(b"connection") == b"close"
+        assert closed_by_server(sock, stream)
+
+
 def test_malformed_pipelined_request_after_a_good_one(run: Any) -> None:
     with run(echo) as srv, connect(srv.port) as (sock, stream):
         sock.sendall(get("/ok") + b"NONSENSE\r\n\r\n")

@@ -499,6 +499,56 @@ def test_no_continue_once_the_body_arrived_or_the_response_went(parser: str) -> 
     assert conn2.awaiting_continue is True  # the body never came: the connection cannot be reused
 
 
+def test_response_before_a_held_back_body_says_it_closes(parser: str) -> None:
+    # The client waits for 100 Continue that never comes: the connection is not reusable,
+    # and the response says so (RFC 9110 10.1.1).
+    conn = make_conn(parser)
+    conn.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    )
+    conn.next_request()
+    head, _ = conn.send_response(413, [], b"")
+    assert b"connection: close\r\n" in head
+    assert not conn.keep_alive
+    # Once asked for (100 Continue sent), the body comes: the connection stays reusable.
+    conn2 = make_conn(parser)
+    conn2.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    )
+    conn2.next_request()
+    assert conn2.take_continue() == b"HTTP/1.1 100 Continue\r\n\r\n"
+    head2, _ = conn2.send_response(200, [], b"")
+    assert b"connection:" not in head2
+    assert conn2.keep_alive
+
+
+SUSPECT_FRAMING = [
+    # HTTP/1.0 with Transfer-Encoding: RFC 9112 6.1.
+    b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"3\r\nabc\r\n0\r\n\r\n",
+    # Transfer-Encoding beside Content-Length: RFC 9112 6.3 (llhttp answers 400 instead).
+    b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"3\r\nabc\r\n0\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", SUSPECT_FRAMING, ids=["http10-te", "cl-and-te"])
+def test_suspect_framing_is_answered_then_closed(parser: str, raw: bytes) -> None:
+    conn = make_conn(parser)
+    conn.receive_data(raw + b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n")
+    head = conn.next_request()
+    if isinstance(head, ParseError):  # llhttp refuses CL + TE outright
+        assert (parser, head.status) == ("httptools", 400)
+        return
+    assert isinstance(head, RequestHead)
+    assert head.keep_alive is False
+    assert conn.next_body() == b"abc"
+    response, _ = conn.send_response(200, [], b"ok")
+    assert b"connection: close\r\n" in response
+    assert not conn.keep_alive
+    assert conn.next_request() is None  # the bytes after it are never served
+
+
 def test_pipelined_cycles(parser: str) -> None:
     conn = make_conn(parser)
     conn.receive_data(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n")

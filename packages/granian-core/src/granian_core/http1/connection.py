@@ -372,6 +372,10 @@ class H1Connection:
                 self._mode = _CLOSE_DELIMITED
                 if self.send_body:
                     self.keep_alive = False
+        if self._continue_pending and not self._events:
+            # Answered before asking for a body the client holds back: that body never
+            # comes, so the connection cannot be reused; say so (RFC 9110 10.1.1).
+            self.keep_alive = False
         if head.app_close:
             self.keep_alive = False
         elif not self.keep_alive:

@@ -32,6 +32,7 @@ from .parsers import (
     ParserBase,
     announces_body,
     expects_continue,
+    framing_forbids_reuse,
     upgrade_protocol,
     wants_keep_alive,
 )
@@ -41,6 +42,7 @@ __all__ = ["H11Parser"]
 _SUPPORTED_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 #: Bytes a head line costs beyond its name and value (": " and CRLF).
 _LINE_OVERHEAD = 4
+_FRAMING = (b"content-length", b"transfer-encoding")
 #: Control characters, which RFC 9110 (5.5) keeps out of field values but h11 lets
 #: through (all but NUL, CR, LF and whitespace): rejected like llhttp and hyper do.
 _FIELD_VALUE_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
@@ -151,6 +153,7 @@ class H11Parser(ParserBase):
         size = len(target) + len(request.method) + 12
         connection = expect = upgrade = None
         headers: list[tuple[bytes, bytes]] = []
+        framing: list[tuple[bytes, bytes]] = []
         for name, value in request.headers:
             if _FIELD_VALUE_CONTROL(value) is not None:
                 self._fail(400, "Invalid header value char")
@@ -163,16 +166,21 @@ class H11Parser(ParserBase):
                 expect = value
             elif name == b"upgrade":
                 upgrade = value
+            elif name in _FRAMING:
+                framing.append((name, value))
         if size > self._max_head:
             # h11 bounds only a head still incomplete; one that arrived whole is checked here.
             self._fail(431, "Request header fields too large")
             return None
+        keep_alive = wants_keep_alive(version, connection)
+        if keep_alive and framing and framing_forbids_reuse(version, framing):
+            keep_alive = False
         return RequestHead(
             request.method.decode("ascii"),
             target,
             version,
             headers,
-            wants_keep_alive(version, connection),
+            keep_alive,
             expects_continue(version, expect),
             upgrade_protocol(connection, upgrade),
             size,

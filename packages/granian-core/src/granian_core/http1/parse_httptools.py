@@ -21,7 +21,13 @@ from __future__ import annotations
 import httptools
 
 from .events import END_OF_BODY, BodyData, ParseError, RequestHead
-from .parsers import ParserBase, announces_body, expects_continue, upgrade_protocol
+from .parsers import (
+    ParserBase,
+    announces_body,
+    expects_continue,
+    framing_forbids_reuse,
+    upgrade_protocol,
+)
 
 __all__ = ["HttptoolsParser"]
 
@@ -210,6 +216,9 @@ class HttptoolsParser(ParserBase):
         version = "1.1" if keep_alive and connection is None else parser.get_http_version()
         if version not in ("1.1", "1.0"):
             raise self._reject(505, "HTTP version not supported")
+        framing = self._framing
+        if framing is not None and keep_alive and framing_forbids_reuse(version, framing):
+            keep_alive = False  # llhttp itself rejects CL + TE; this is TE on HTTP/1.0
         size = self._head_bytes + len(self._url)
         if size > self._max_head:
             raise self._reject(431, "Request header fields too large")

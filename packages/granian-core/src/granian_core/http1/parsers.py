@@ -28,6 +28,7 @@ __all__ = [
     "announces_body",
     "connection_tokens",
     "expects_continue",
+    "framing_forbids_reuse",
     "make_parser",
     "parser_factory",
     "upgrade_protocol",
@@ -132,6 +133,18 @@ def wants_keep_alive(http_version: str, connection: bytes | None) -> bool:
     if b"close" in tokens:
         return False
     return http_version == "1.1" or b"keep-alive" in tokens
+
+
+def framing_forbids_reuse(http_version: str, framing: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's framing headers (``content-length``, ``transfer-encoding``)
+    oblige the server to close after answering it.
+
+    Transfer-Encoding on an HTTP/1.0 request (RFC 9112 6.1), or beside Content-Length
+    (6.3), may be framed differently by an intermediary: reusing the connection would
+    let it smuggle a request.
+    """
+    names = {name for name, _ in framing}
+    return b"transfer-encoding" in names and (http_version == "1.0" or b"content-length" in names)
 
 
 def expects_continue(http_version: str, expect: bytes | None) -> bool:

@@ -380,7 +380,7 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
     def _on_body_error(self, exchange: H1Exchange) -> None:
         """The request body turned out malformed while the app was reading it."""
         exchange.disconnected = True
-        if not self._conn.response_started:
+        if not self._conn.head_sent:  # a started response may not have written its head yet
             self._write(self._conn.error_response(400))
         self._close()
 
