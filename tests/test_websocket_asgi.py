@@ -160,6 +160,15 @@ def test_server_close_with_code_and_reason(srv: Any) -> None:
     assert after["code"] == 4001  # the client echoed our close frame
 
 
+def test_close_reason_that_is_not_utf8_is_an_app_error_closed_with_1011(srv: Any) -> None:
+    # A lone surrogate cannot be sent: the app gets a clear error, and the session is
+    # still open to be closed for it (it was left half-closed, with no close frame sent).
+    with _ws(srv, "/close-unencodable-reason") as ws, pytest.raises(ConnectionClosed):
+        ws.recv(timeout=WAIT)
+    assert ws.close_code == 1011
+    assert "close reason is not valid UTF-8" in _report("close-error")
+
+
 def test_client_close_with_code_and_reason(srv: Any) -> None:
     with _ws(srv, "/echo") as ws:
         ws.close(code=4002, reason="client bye")

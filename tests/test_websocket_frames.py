@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -431,3 +432,77 @@ def test_wsproto_codec_frames_match_ours() -> None:
     assert theirs.ping(b"p") == ours.ping(b"p")
     assert theirs.pong(b"q") == ours.pong(b"q")
     assert theirs.close_frame(4000, "r") == ours.close_frame(4000, "r")
+
+
+def _wsproto_feed(
+    wire: bytes, limit: int = LIMIT, *, piece: int = 0, offers: tuple[str, ...] = ()
+) -> list[tuple[Any, ...]]:
+    recorder = Recorder()
+    _, extensions = negotiate_extensions(list(offers), limit, True)
+    codec = WsprotoCodec(recorder, extensions)
+    step = piece or len(wire) or 1
+    for i in range(0, len(wire), step):
+        codec.receive_data(wire[i : i + step])
+    return recorder.events
+
+
+# Found by differential fuzzing of the two codecs: wsproto checks the order of fragments
+# only after the extensions saw the payload, so the size guard counted a stray fragment.
+@pytest.mark.parametrize(
+    ("wire", "limit", "expected"),
+    [
+        (
+            encode_frame(OP_BINARY, b"a") + encode_frame(OP_CONT, b"b"),
+            1,
+            [("message", b"a"), ("failed", 1002)],
+        ),
+        (
+            encode_frame(OP_BINARY, b"ab") + encode_frame(OP_CONT, b"xyz"),
+            3,
+            [("message", b"ab"), ("failed", 1002)],
+        ),
+        (
+            encode_frame(OP_BINARY, b"", fin=False) + encode_frame(OP_BINARY, b"xy"),
+            1,
+            [("failed", 1002)],
+        ),
+    ],
+    ids=["orphan-continuation-over-the-last-message", "orphan-within-limit", "new-and-too-big"],
+)
+@pytest.mark.parametrize("piece", [0, 1])
+def test_fragment_order_is_1002_before_any_size_check(
+    wire: bytes, limit: int, expected: list[tuple[Any, ...]], piece: int
+) -> None:
+    assert _feed(wire, limit, piece=piece) == expected
+    assert _wsproto_feed(wire, limit, piece=piece) == expected
+
+
+@pytest.mark.parametrize("piece", [0, 1, 7])
+def test_compressed_frame_out_of_order_is_1002_however_split(piece: int) -> None:
+    wire = encode_frame(OP_BINARY, b"", fin=False) + encode_frame(OP_BINARY, b"xy", rsv1=True)
+    events = _wsproto_feed(wire, 1, piece=piece, offers=("permessage-deflate",))
+    assert events == [("failed", 1002)]
+
+
+def _deflated(data: bytes, compressor: Any) -> bytes:
+    """One permessage-deflate message body (RFC 7692: the sync-flush tail removed)."""
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+@pytest.mark.parametrize("control", [OP_PING, OP_PONG])
+@pytest.mark.parametrize("piece", [0, 1])
+def test_control_frame_between_compressed_fragments(control: int, piece: int) -> None:
+    # RFC 6455 5.4: control frames may come between fragments. wsproto's deflate hook
+    # forgot the message was compressed after one, and passed raw deflate bytes through.
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = _deflated(b"a" * 40, compressor)
+    second = _deflated(b"second message", compressor)  # needs the shared context
+    wire = (
+        encode_frame(OP_TEXT, first[:1], fin=False, rsv1=True)
+        + encode_frame(control, b"c")
+        + encode_frame(OP_CONT, first[1:])
+        + encode_frame(OP_BINARY, second, rsv1=True)
+    )
+    kind = "ping" if control == OP_PING else "pong"
+    events = _wsproto_feed(wire, piece=piece, offers=("permessage-deflate",))
+    assert events == [(kind, b"c"), ("message", "a" * 40), ("message", b"second message")]

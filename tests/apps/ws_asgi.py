@@ -110,6 +110,16 @@ async def server_close(scope: Scope, receive: Receive, send: Send) -> None:
     REPORTS.put(("after-close", message))
 
 
+@route("/close-unencodable-reason")
+async def close_unencodable_reason(scope: Scope, receive: Receive, send: Send) -> None:
+    await _accept(receive, send)
+    try:
+        await send({"type": "websocket.close", "code": 4000, "reason": "bad \udcff"})
+    except Exception as exc:
+        REPORTS.put(("close-error", repr(exc)))
+        raise
+
+
 @route("/reject")
 async def reject(scope: Scope, receive: Receive, send: Send) -> None:
     await receive()

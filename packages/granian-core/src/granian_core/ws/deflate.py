@@ -8,7 +8,10 @@ inbound payload chunk:
 - :class:`MessageSizeGuard`, always installed last, counts the bytes of the
   current message after decompression and fails it with 1009 past the limit. An
   uncompressed frame that announces too many bytes fails on its header, before
-  its payload is even received.
+  its payload is even received. It also checks the order of fragments on each
+  header (1002): wsproto does so only after the extensions saw the payload, so a
+  stray continuation was counted into the last message (1009), and the code of a
+  frame breaking both rules depended on how the bytes were split.
 - :class:`BoundedDeflate` inflates each chunk to at most the guard's remaining
   budget plus one byte, so one more byte than allowed is ever produced.
 """
@@ -47,6 +50,8 @@ class MessageSizeGuard(Extension):
         self.size = 0
         self._counting = False
         self._compressed = False
+        #: A data message has a complete frame and its final frame is still to come.
+        self._in_message = False
 
     @property
     def remaining(self) -> int:
@@ -69,7 +74,14 @@ class MessageSizeGuard(Extension):
         if opcode.iscontrol():
             self._counting = False
             return _NO_RSV
-        if opcode is not Opcode.CONTINUATION:  # the first frame of a message
+        # wsproto calls this again for the same frame while its masking key is still to
+        # come, so nothing here may change state that a second call would read.
+        if opcode is Opcode.CONTINUATION:
+            if not self._in_message:
+                return CloseReason.PROTOCOL_ERROR  # nothing to continue (RFC 6455 5.4)
+        elif self._in_message:
+            return CloseReason.PROTOCOL_ERROR  # a new message inside a fragmented one
+        else:  # the first frame of a message
             self.size = 0
             self._compressed = rsv.rsv1
         self._counting = True
@@ -82,6 +94,11 @@ class MessageSizeGuard(Extension):
             return CloseReason.MESSAGE_TOO_BIG
         return data
 
+    def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
+        if self._counting:  # a data frame: once per frame, unlike the header hook
+            self._in_message = not fin
+        return None
+
 
 class BoundedDeflate(PerMessageDeflate):
     """``PerMessageDeflate`` whose inflate never outgrows the guard's budget."""
@@ -89,6 +106,13 @@ class BoundedDeflate(PerMessageDeflate):
     def __init__(self, guard: MessageSizeGuard) -> None:
         super().__init__()
         self._guard = guard
+        self._control = False
+
+    def frame_inbound_header(
+        self, proto: Any, opcode: Opcode, rsv: RsvBits, payload_length: int
+    ) -> CloseReason | RsvBits:
+        self._control = opcode.iscontrol()
+        return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
     def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
         if not self._inbound_compressed or not self._inbound_is_compressible:
@@ -102,7 +126,10 @@ class BoundedDeflate(PerMessageDeflate):
             return CloseReason.INVALID_FRAME_PAYLOAD_DATA
 
     def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
-        if not fin:
+        if not fin or self._control:
+            # A ping or pong between two fragments leaves the message's state alone:
+            # wsproto's own hook reset it there, so the next fragment's compressed bytes
+            # were taken as plain data (RFC 6455 5.4 allows control frames in between).
             return None
         compressed = self._inbound_compressed and self._inbound_is_compressible
         self._inbound_compressed = None

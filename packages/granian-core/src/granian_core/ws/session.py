@@ -246,6 +246,7 @@ class CoreSession(WebSocketSession):
     def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         if not is_valid_close_code(code):
             raise ValueError(f"invalid WebSocket close code {code!r}")
+        _check_close_reason(reason)  # before any state changes: a failed close leaves none
         codec = self._codec
         if codec is None:
             raise WebSocketStateError("close() before accept(): reject() answers the handshake")
@@ -432,3 +433,10 @@ def _as_bytes(data: object) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"send_bytes() needs bytes, got {type(data).__name__}")
     return bytes(data)
+
+
+def _check_close_reason(reason: str) -> None:
+    try:
+        reason.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("WebSocket close reason is not valid UTF-8 text") from None
