@@ -96,6 +96,20 @@ def test_scope_headers_are_byte_tuples_in_received_order(srv: Any) -> None:
     assert names == ["host", "x-b", "x-a", "connection"]
 
 
+def test_scope_host_of_an_absolute_form_target_replaces_the_host_header(srv: Any) -> None:
+    # RFC 9112 3.2.2: the server ignores Host when the target names the host; ASGI puts
+    # the authority first, as host.
+    with _connect(srv.port) as sock:
+        sock.sendall(
+            b"GET http://example.test:8080/scope HTTP/1.1\r\nX-B: 2\r\nHost: other\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        raw = _read_until_eof(sock)
+    scope = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    pairs = [(name["bytes"], value["bytes"]) for name, value in scope["headers"]]
+    assert pairs == [("host", "example.test:8080"), ("x-b", "2"), ("connection", "close")]
+
+
 def test_scope_http_1_0(srv: Any) -> None:
     with _connect(srv.port) as sock:
         sock.sendall(b"GET /scope HTTP/1.0\r\n\r\n")
@@ -311,6 +325,9 @@ def test_protocol_misuse_is_500_with_clear_error(client: httpx.Client, app: App,
         ("unknown-type", "Unsupported ASGI message"),
         ("header-str", "bytes"),
         ("status-not-int", "status"),
+        ("status-interim", "from 200 to 999"),
+        ("status-switching", "from 200 to 999"),
+        ("status-too-big", "from 200 to 999"),
         ("body-str", "body must be bytes"),
     ],
 )

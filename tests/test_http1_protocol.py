@@ -312,6 +312,29 @@ def test_short_streamed_response_gets_a_content_length(run: Any) -> None:
         assert response.body == b"short"
 
 
+def test_send_head_sends_a_held_back_head_before_any_body(run: Any) -> None:
+    gate = threading.Event()  # set by the client once it has read the head
+
+    async def handler(exchange: HTTPExchange) -> None:
+        exchange.start_response(200, [(b"x-early", b"1")])
+        exchange.send_head()
+        exchange.send_head()  # once sent, nothing more
+        while not gate.is_set():
+            await asyncio.sleep(0.01)
+        exchange.end_response(b"late")
+
+    with run(handler) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(get())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += stream.readline()
+        gate.set()
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"x-early: 1\r\n" in head
+        assert b"transfer-encoding: chunked\r\n" in head
+        assert read_chunked(stream) == b"late"
+
+
 def test_app_content_length_too_long_body_is_cut_and_closed(run: Any) -> None:
     async def handler(exchange: HTTPExchange) -> None:
         exchange.start_response(200, [(b"content-length", b"3")])

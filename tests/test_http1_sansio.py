@@ -619,7 +619,21 @@ def test_head_request_keeps_length_without_body(parser: str) -> None:
     assert conn.keep_alive
 
 
-@pytest.mark.parametrize("status", [204, 304, 101, 199])
+@pytest.mark.parametrize("status", [100, 101, 103, 199, 99, 1000, True])
+def test_an_interim_or_invalid_status_cannot_answer_a_request(parser: str, status: int) -> None:
+    # A 1xx is interim: sent as the response, the client would go on waiting for the real
+    # one and take the next response for it. Refused before anything is committed.
+    conn = make_conn(parser)
+    request(conn, GET11)
+    with pytest.raises(ResponseError, match="for a response"):
+        conn.send_response(status, [], b"abc")
+    with pytest.raises(ResponseError, match="for a response"):
+        conn.start_response(status, [])
+    head, body = conn.send_response(500, [], b"")
+    assert head.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
+@pytest.mark.parametrize("status", [204, 304])
 def test_bodiless_statuses(parser: str, status: int) -> None:
     conn = make_conn(parser)
     request(conn, GET11)

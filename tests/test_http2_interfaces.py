@@ -30,8 +30,14 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
+    if scope["path"] == "/host":  # the header list as the app sees it
+        listed = b"|".join(name + b"=" + value for name, value in scope["headers"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": listed})
+        return
     facts = f"{scope['http_version']} {scope['scheme']} {scope['path']}".encode()
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-facts", facts)]})
+    status = 103 if scope["path"] == "/interim" else 200
+    await send({"type": "http.response.start", "status": status, "headers": [(b"x-facts", facts)]})
     if scope["path"] == "/stream":
         for start in range(0, len(PAYLOAD), CHUNK):
             await send(
@@ -48,19 +54,28 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 async def rsgi_app(scope: Any, protocol: Any) -> None:
     body = await protocol()
+    if scope.path == "/host":
+        listed = "|".join(f"{name}={value}" for name, value in scope.headers.items())
+        protocol.response_str(200, [], f"{listed}|authority={scope.authority}")
+        return
     facts = f"{scope.http_version} {scope.scheme} {scope.path}"
     if scope.path == "/stream":
         transport = protocol.response_stream(200, [("x-facts", facts)])
         for start in range(0, len(PAYLOAD), CHUNK):
             await transport.send_bytes(PAYLOAD[start : start + CHUNK])
         return
-    protocol.response_bytes(200, [("x-facts", facts)], body)
+    status = 103 if scope.path == "/interim" else 200
+    protocol.response_bytes(status, [("x-facts", facts)], body)
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     body = environ["wsgi.input"].read()
+    if environ["PATH_INFO"] == "/host":
+        start_response("200 OK", [])
+        return [environ["HTTP_HOST"].encode()]
     facts = f"{environ['SERVER_PROTOCOL']} {environ['wsgi.url_scheme']} {environ['PATH_INFO']}"
-    start_response("200 OK", [("x-facts", facts)])
+    interim = environ["PATH_INFO"] == "/interim"
+    start_response("103 Early Hints" if interim else "200 OK", [("x-facts", facts)])
     if environ["PATH_INFO"] == "/stream":
         return (PAYLOAD[start : start + CHUNK] for start in range(0, len(PAYLOAD), CHUNK))
     return [body]
@@ -84,6 +99,48 @@ def test_interface_over_h2c(name: str) -> None:
     assert echo.headers["server"] == "granian"
     assert stream.status_code == 200
     assert stream.content == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # ASGI: the authority as the first header, host.
+        ("asgi", "host={authority}|x-a=1"),
+        # RSGI: "The Host header is not synthesised into RSGI headers" (RSGI 1.6, 3).
+        ("rsgi", "x-a=1|authority={authority}"),
+        ("wsgi", "{authority}"),
+    ],
+)
+def test_each_interface_presents_the_authority_its_own_way(name: str, expected: str) -> None:
+    with (
+        serve_h2(APPS[name], interface_cls=load_interface(name), interface=name) as srv,
+        httpx.Client(http1=False, http2=True, timeout=30) as client,
+    ):
+        response = client.get(f"{srv.url}/host", headers={"x-a": "1"})
+        authority = f"127.0.0.1:{srv.port}"
+    listed = "|".join(
+        part for part in response.text.split("|") if part.split("=")[0] not in _CLIENT_HEADERS
+    )
+    assert listed == expected.format(authority=authority)
+
+
+#: What httpx sends on its own, left out of the comparison above.
+_CLIENT_HEADERS = {"accept", "accept-encoding", "user-agent"}
+
+
+@pytest.mark.parametrize("name", ["asgi", "rsgi", "wsgi"])
+def test_an_interim_status_as_the_response_is_a_500_on_that_stream_only(name: str) -> None:
+    # HTTP/2 forbids ending a stream on a 1xx HEADERS frame: sent, it would be a protocol
+    # error that takes the whole connection, and the other streams on it, down.
+    with (
+        serve_h2(APPS[name], interface_cls=load_interface(name), interface=name) as srv,
+        httpx.Client(http1=False, http2=True, timeout=30) as client,
+    ):
+        failed = client.get(f"{srv.url}/interim")
+        after = client.post(f"{srv.url}/echo", content=b"same connection")
+    assert failed.status_code == 500
+    assert after.status_code == 200
+    assert after.content == b"same connection"
 
 
 @pytest.mark.parametrize("name", ["asgi", "rsgi", "wsgi"])

@@ -239,6 +239,27 @@ def test_client_disconnect_resolves(srv: Any) -> None:
     _report("disconnected")
 
 
+def test_client_disconnect_is_a_future_that_asyncio_wait_takes(srv: Any) -> None:
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as sock:
+        sock.sendall(b"GET /disconnect/wait HTTP/1.1\r\nhost: x\r\n\r\n")
+        time.sleep(0.1)
+    assert _report("wait-outcome") is True  # the disconnect won, well before 10 s
+
+
+@pytest.mark.parametrize("http2", [False, True])
+def test_response_stream_commits_the_head_at_once(serve: Any, http2: bool) -> None:
+    # RSGI 1.6 4.8: "Status and headers are committed right away".
+    rsgi_basic.EARLY_GATE.clear()
+    with (
+        serve(rsgi_basic.app, interface="rsgi") as server,
+        httpx.Client(http1=not http2, http2=http2, timeout=WAIT) as http,
+        http.stream("GET", f"{server.url}/stream/early") as response,
+    ):
+        assert response.headers["x-early"] == "1"  # the app has sent no chunk yet
+        rsgi_basic.EARLY_GATE.set()
+        assert response.read() == b"late"
+
+
 # -- responses --------------------------------------------------------------------------
 def test_response_empty(client: httpx.Client) -> None:
     response = client.get("/empty")
@@ -303,18 +324,23 @@ def test_invalid_status_raises_value_error(client: httpx.Client) -> None:
     assert len(result["errors"]) == 4
 
 
-def test_a_second_response_raises_and_the_first_is_sent(client: httpx.Client) -> None:
+def test_later_responses_are_ignored_and_a_later_stream_raises(client: httpx.Client) -> None:
+    # RSGI 1.6 4.3: only the first response counts; later whole-body and file responses
+    # are ignored, a later response_stream raises.
     response = client.get("/twice")
     assert response.status_code == 200
     assert response.headers["x-which"] == "first"
     assert response.text == "first"
-    assert _report("after-response") == ["RSGIProtocolError: RSGI protocol error"] * 6
+    assert _report("after-response") == [
+        *["no error"] * 5,
+        "RSGIProtocolError: RSGI protocol error",
+    ]
 
 
-def test_responses_after_a_stream_raise(client: httpx.Client) -> None:
+def test_after_a_stream_a_response_is_ignored_and_a_stream_raises(client: httpx.Client) -> None:
     response = client.get("/stream/twice")
     assert response.status_code == 200
-    assert response.text == "RSGI protocol error | RSGI protocol error"
+    assert response.text == "no error | RSGI protocol error"
 
 
 def test_no_response_gives_500(client: httpx.Client) -> None:

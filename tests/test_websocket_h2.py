@@ -486,7 +486,8 @@ def test_rsgi_scope(rsgi_srv: Any) -> None:
     assert fields["proto"] == "ws"
     assert fields["http_version"] == "2"
     assert fields["scheme"] == "http"  # RSGI names the transport's scheme, as on HTTP/1.1
-    assert fields["method"] == "CONNECT"  # RFC 8441: what the client sent
+    # RSGI 1.6 3: "GET" for a WebSocket, though the client sent an extended CONNECT.
+    assert fields["method"] == "GET"
     assert fields["path"] == "/scope"
 
 
@@ -495,6 +496,14 @@ def test_rsgi_rejection(rsgi_srv: Any) -> None:
         stream_id = client.connect("/reject?status=404")
         status, _ = client.response(stream_id)
     assert status == 404
+
+
+def test_a_2xx_rejection_is_refused_since_it_would_open_the_websocket(rsgi_srv: Any) -> None:
+    # RFC 8441 5: any 2xx answer to the extended CONNECT means the WebSocket is open.
+    with h2_client(rsgi_srv.port) as client:
+        stream_id = client.connect("/reject?status=200")
+        status, _ = client.response(stream_id)
+    assert status == 500
 
 
 # -- TLS ------------------------------------------------------------------------------------------

@@ -207,6 +207,17 @@ def test_environ_host_from_an_absolute_form_target(srv: Any) -> None:
     assert environ["QUERY_STRING"] == "x=1"
 
 
+def test_an_absolute_form_target_wins_over_the_host_header(srv: Any) -> None:
+    # RFC 9112 3.2.2: the server ignores Host when the target names the host.
+    raw = _raw_exchange(
+        srv.port,
+        b"GET http://example.test:8080/environ HTTP/1.1\r\nHost: other\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    _, body = _head_and_body(raw)
+    assert json.loads(body)["HTTP_HOST"] == "example.test:8080"
+
+
 def test_environ_header_values_are_latin1(srv: Any) -> None:
     raw = _raw_exchange(
         srv.port,

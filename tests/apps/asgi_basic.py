@@ -211,6 +211,9 @@ MISUSE: dict[str, list[Any]] = {
     "no-type": [{"status": 200}],
     "not-a-dict": ["http.response.start"],
     "status-not-int": [{"type": "http.response.start", "status": "200", "headers": []}],
+    "status-interim": [_START | {"status": 100}, _BODY],
+    "status-switching": [_START | {"status": 101}, _BODY],
+    "status-too-big": [_START | {"status": 1000}, _BODY],
     "header-str": [{"type": "http.response.start", "status": 200, "headers": [("a", "b")]}],
     "header-triple": [
         {"type": "http.response.start", "status": 200, "headers": [(b"a", b"b", b"c")]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -162,6 +163,29 @@ async def body_disconnect(scope: Scope, proto: HTTPProtocol) -> None:
         raise
     REPORTS.put(("body-outcome", "read"))
     proto.response_empty(200)
+
+
+#: Set by a test once it has seen the head of /stream/early.
+EARLY_GATE = threading.Event()
+
+
+@route("/stream/early")
+async def stream_early(scope: Scope, proto: HTTPProtocol) -> None:
+    transport = proto.response_stream(200, [("x-early", "1")])
+    while not EARLY_GATE.is_set():  # the head must reach the client before any chunk
+        await asyncio.sleep(0.01)
+    await transport.send_str("late")
+
+
+@route("/disconnect/wait")
+async def wait_disconnect_among_others(scope: Scope, proto: HTTPProtocol) -> None:
+    # Granian's awaitable is a future, so asyncio.wait takes it beside a task.
+    other = asyncio.ensure_future(asyncio.sleep(10))
+    done, _ = await asyncio.wait(
+        [proto.client_disconnect(), other], return_when=asyncio.FIRST_COMPLETED
+    )
+    other.cancel()
+    REPORTS.put(("wait-outcome", other not in done))
 
 
 @route("/disconnect")

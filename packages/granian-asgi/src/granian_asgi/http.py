@@ -117,9 +117,9 @@ class HTTPCycle:
     def _on_start(self, message: Message) -> None:
         if self._state != _IDLE:
             raise self._flow_error("http.response.start")
-        status = message.get("status")
-        if not isinstance(status, int) or isinstance(status, bool):
-            raise RuntimeError(f"ASGI response status must be an int, got {status!r}")
+        status: Any = message.get("status")
+        if type(status) is not int or not 200 <= status <= 999:
+            _check_status(status)
         self._status = status
         self._headers = response_headers(message.get("headers", ()))
         if message.get("trailers", False):
@@ -253,3 +253,11 @@ def _body_bytes(body: Any) -> bytes:
     if isinstance(body, (bytearray, memoryview)):
         return bytes(body)
     raise RuntimeError(f"ASGI response body must be bytes, got {type(body).__name__}")
+
+
+def _check_status(status: Any) -> None:
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise RuntimeError(f"ASGI response status must be an int, got {status!r}")
+    if not 200 <= status <= 999:
+        # A 1xx is interim: as the response, clients would wait on for the real one.
+        raise RuntimeError(f"ASGI response status must be from 200 to 999, got {status!r}")

@@ -89,14 +89,16 @@ def _server(conn: ConnectionInfo) -> tuple[str, int | None] | None:
 
 
 def _with_host(headers: Headers, authority: str) -> Headers:
-    """``headers`` with a ``host`` taken from the authority first, unless one is there.
+    """``headers`` with the authority as their first field, ``host``, in place of any other.
 
-    HTTP/2 carries the host as ``:authority``; ASGI apps expect a ``host`` header.
+    HTTP/2 carries the host as ``:authority`` (a ``host`` beside it must agree); ASGI puts
+    it first as ``host``. An HTTP/1 absolute-form target names the host that counts:
+    RFC 9112 3.2.2 has the server ignore the ``Host`` header then.
     """
-    for name, _ in headers:
-        if name == b"host":
-            return headers
-    return [(b"host", authority.encode()), *headers]
+    host = (b"host", authority.encode("latin-1"))
+    if not any(name == b"host" for name, _ in headers):
+        return [host, *headers]
+    return [host, *(pair for pair in headers if pair[0] != b"host")]
 
 
 def _http_extensions(http_version: str, tls: TLSInfo | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "Headers",
     "ResponseError",
     "TLSInfo",
+    "is_final_status",
 ]
 
 #: Header lists are ``(name, value)`` byte pairs. Request names are lower-case.
@@ -36,6 +37,16 @@ class ClientDisconnected(ConnectionError):
 
 class ResponseError(RuntimeError):
     """The adapter misused the response API (e.g. started a response twice)."""
+
+
+def is_final_status(status: object) -> bool:
+    """Whether ``status`` can answer a request: an int from 200 to 999.
+
+    A 1xx is interim by definition: sent as the response, a client would wait for
+    the real one (HTTP/1.1), or reset the connection (HTTP/2 forbids ending a
+    stream on one).
+    """
+    return isinstance(status, int) and not isinstance(status, bool) and 200 <= status <= 999
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +178,19 @@ class HTTPExchange(abc.ABC):
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
-        """Queue body bytes of a streamed response (dropped silently once disconnected)."""
+        """Queue body bytes of a streamed response (dropped silently once disconnected).
+
+        The head is held back until the first non-empty write (so a body ended at once
+        still gets a content-length); :meth:`send_head` sends it sooner.
+        """
+
+    def send_head(self) -> None:
+        """Send a started response's head now, if it is still held back.
+
+        For interfaces that commit status and headers at once (RSGI's
+        ``response_stream``), so a client sees them before the first body chunk.
+        """
+        raise NotImplementedError
 
     @property
     @abc.abstractmethod

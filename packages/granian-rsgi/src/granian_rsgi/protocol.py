@@ -8,6 +8,7 @@ file to send, a stream to end). Whole-body responses are written by the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import operator
 import os
@@ -147,11 +148,17 @@ class HTTPProtocol:
         except ClientDisconnected:
             raise RSGIProtocolClosed() from None
 
-    def client_disconnect(self) -> Coroutine[Any, Any, None]:
-        """Resolves when the client disconnects (or, at the latest, once the response is over)."""
-        return self._exchange.wait_disconnect()
+    def client_disconnect(self) -> asyncio.Future[None]:
+        """Resolves when the client disconnects (or, at the latest, once the response is over).
 
-    # -- responses (synchronous; exactly one per request, a second raises) ------------------
+        A future, as Granian's awaitable is one: ``asyncio.wait`` takes it, where it
+        refuses a bare coroutine.
+        """
+        return asyncio.ensure_future(self._exchange.wait_disconnect())
+
+    # -- responses (synchronous; only the first one counts) --------------------------------
+    # RSGI 1.6 4.3: a later whole-body or file response is ignored; a later
+    # response_stream raises RSGIProtocolError, since the app would write to it.
     # The whole-body methods are the hottest code of the adapter: validation is
     # inlined (a plain int status in range skips the call to _checked_status).
     def response_empty(self, status: int = 200, headers: ResponseHeaders = ()) -> None:
@@ -161,8 +168,6 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, b"")
-        else:
-            raise RSGIProtocolError()
 
     def response_str(
         self, status: int = 200, headers: ResponseHeaders = (), body: str = ""
@@ -174,8 +179,6 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, raw_body)
-        else:
-            raise RSGIProtocolError()
 
     def response_bytes(
         self, status: int = 200, headers: ResponseHeaders = (), body: BytesLike = b""
@@ -188,14 +191,11 @@ class HTTPProtocol:
             raw_headers = encode_headers(headers)
             self._response = _SENT
             self._exchange.send_response(status, raw_headers, body)
-        else:
-            raise RSGIProtocolError()
 
     def response_file(self, status: int, headers: ResponseHeaders, file: str) -> None:
         """Send the file at ``file`` once the app returns (404 if it cannot be opened)."""
-        if self._response != _NO_RESPONSE:
-            raise RSGIProtocolError()
-        self._defer_file(status, headers, file, 0, None)
+        if self._response == _NO_RESPONSE:
+            self._defer_file(status, headers, file, 0, None)
 
     def response_file_range(
         self, status: int, headers: ResponseHeaders, file: str, start: int, end: int
@@ -206,9 +206,8 @@ class HTTPProtocol:
             raise OverflowError("can't convert negative int to unsigned")
         if start >= end:
             raise ValueError("Invalid range")
-        if self._response != _NO_RESPONSE:
-            raise RSGIProtocolError()
-        self._defer_file(status, headers, file, start, end)
+        if self._response == _NO_RESPONSE:
+            self._defer_file(status, headers, file, start, end)
 
     def response_stream(
         self, status: int = 200, headers: ResponseHeaders = ()
@@ -219,8 +218,12 @@ class HTTPProtocol:
         status = _checked_status(status)
         raw_headers = encode_headers(headers)
         self._response = _STREAM
-        self._exchange.start_response(status, raw_headers)
-        return HTTPStreamTransport(self._exchange)
+        exchange = self._exchange
+        exchange.start_response(status, raw_headers)
+        # "Status and headers are committed right away" (RSGI 1.6 4.8): a client waiting
+        # on an event stream or a long poll sees them before the first chunk.
+        exchange.send_head()
+        return HTTPStreamTransport(exchange)
 
     def _defer_file(
         self, status: int, headers: ResponseHeaders, file: str, start: int, end: int | None

@@ -96,6 +96,12 @@ class WebsocketScope(Scope):
 
     proto = "ws"
 
+    @property
+    def method(self) -> str:
+        # RSGI 1.6 section 3: "GET" for a WebSocket upgrade, also when the session is an
+        # HTTP/2 extended CONNECT (RFC 8441), which RSGI does not tell apart.
+        return "GET"
+
 
 def format_address(address: tuple[str, int] | None) -> str:
     """``host:port`` as Rust prints socket addresses (IPv6 in brackets); ``""`` if unknown."""

@@ -69,7 +69,7 @@ class EnvironBuilder:
         query = exchange.query_string
         environ["QUERY_STRING"] = query.decode("latin-1") if query else ""
         self._add_headers(environ, exchange.headers)
-        if "HTTP_HOST" not in environ and exchange.authority:
+        if exchange.authority:  # HTTP/2, or an absolute-form target: it wins over Host
             environ["HTTP_HOST"] = exchange.authority
         return environ
 

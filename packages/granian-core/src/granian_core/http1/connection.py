@@ -272,6 +272,12 @@ class H1Connection:
             parts.append(data)
         return parts
 
+    def send_head(self) -> bytes:
+        """The held-back head of a streamed response (``b""`` once it was sent)."""
+        if not self.response_started:
+            raise ResponseError("send_head() before start_response()")
+        return b"" if self.head_sent else self._commit(None)
+
     def end_response(self, data: bytes = b"") -> bytes:
         """The last bytes of a streamed response; the response is complete afterwards."""
         return b"".join(self.end_response_parts(data))

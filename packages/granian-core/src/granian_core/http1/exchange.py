@@ -193,6 +193,15 @@ class H1Exchange(HTTPExchange):
             proto._flush_deferred()
             proto._write_parts(parts)
 
+    def send_head(self) -> None:
+        if not self.response_started or self.response_complete:
+            raise ResponseError("send_head() outside a started, unfinished response")
+        if self.disconnected:
+            return
+        head = self._proto._conn.send_head()
+        if head:
+            self._proto._write(head)
+
     @property
     def write_paused(self) -> bool:
         return self._proto._write_paused

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Final
 
 from granian_core.caches import remember
-from granian_core.exchange import ResponseError
+from granian_core.exchange import ResponseError, is_final_status
 
 __all__ = [
     "CHUNKED",
@@ -33,9 +33,11 @@ __all__ = [
     "status_line",
 ]
 
+#: Final statuses only: a 1xx cannot be a response (see ``is_final_status``).
 STATUS_LINES: Final[dict[int, bytes]] = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
     for status in HTTPStatus
+    if status.value >= 200
 }
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED: Final = b"transfer-encoding: chunked\r\n"
@@ -69,9 +71,9 @@ def status_line(status: int) -> bytes:
     line = STATUS_LINES.get(status)
     if line is not None and type(status) is int:
         return line
-    if type(status) is not int or not 100 <= status <= 999:
-        raise ResponseError(f"invalid HTTP status {status!r}")
-    return b"HTTP/1.1 %d \r\n" % status
+    if not is_final_status(status):
+        raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")
+    return STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
 
 
 def learn_name(name: bytes) -> int:

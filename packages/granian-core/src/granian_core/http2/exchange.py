@@ -18,6 +18,7 @@ from granian_core.exchange import (
     Headers,
     HTTPExchange,
     ResponseError,
+    is_final_status,
 )
 
 from .flow import StreamCredit
@@ -230,6 +231,8 @@ class H2Exchange(HTTPExchange):
     def send_response(self, status: int, headers: Headers, body: bytes = b"") -> None:
         if self.response_started:
             raise ResponseError("The response has already started")
+        if not (type(status) is int and 200 <= status <= 999):
+            _check_status(status)
         skip = self._skip_body = _no_body(self.method, status)
         if not self.disconnected:
             length = None if status in (204, 304) or (skip and not body) else len(body)
@@ -265,6 +268,12 @@ class H2Exchange(HTTPExchange):
         data = self._clip(data)
         if data:
             self._owner.send_body(self, data, False)
+
+    def send_head(self) -> None:
+        if not self.response_started:
+            raise ResponseError("send_head() before start_response()")
+        if not self.disconnected and self._pending_head is not None:
+            self._commit_head(None, end=False)
 
     @property
     def write_paused(self) -> bool:
@@ -386,6 +395,8 @@ class H2Exchange(HTTPExchange):
     def _start(self, status: int) -> None:
         if self.response_started:
             raise ResponseError("The response has already started")
+        if not (type(status) is int and 200 <= status <= 999):
+            _check_status(status)
         self.response_started = True
         self.status = status
 
@@ -433,3 +444,8 @@ class H2Exchange(HTTPExchange):
         waiter = self._done_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _check_status(status: int) -> None:
+    if not is_final_status(status):  # a 1xx cannot end a stream (RFC 9113 8.1)
+        raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")

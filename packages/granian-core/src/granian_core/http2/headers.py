@@ -8,9 +8,10 @@ connection-specific fields, ``te`` only ``trailers``, one ``host`` agreeing with
 ``:authority``, ``content-length`` digits without conflicting copies. A violation
 raises :class:`MalformedHeaders` (the connection resets the stream). Pseudo-headers
 become the exchange's method, path, query and authority; the rest stay as received,
-split ``cookie`` fields joined into one (RFC 9113 §8.2.3). A ``host`` header is added
-from ``:authority`` when the client sent none, as HTTP/1-minded frameworks build URLs
-from ``host``.
+split ``cookie`` fields joined into one (RFC 9113 §8.2.3). No ``host`` header is
+made up from ``:authority``: the exchange's ``authority`` carries it, and each adapter
+presents it as its interface says (ASGI: a ``host`` header first; RSGI: only
+``scope.authority``; WSGI: ``HTTP_HOST``).
 
 Response: ``:status`` first, then the application's headers without the
 connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2), then ``server`` and
@@ -215,8 +216,6 @@ def parse_request_head(block: Iterable[tuple[bytes, bytes]]) -> RequestHead:
         head.query_string = query
     if authority is not None:
         head.authority = authority.decode("latin-1")
-        if host is None:
-            headers.append((b"host", authority))
     if protocol is not None:
         head.protocol = protocol.decode("latin-1")
     if cookies > 1:

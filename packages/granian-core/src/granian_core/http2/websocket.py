@@ -146,6 +146,9 @@ class H2WebSocketStream(H2Exchange):
             self._owner.send_head(self, block, False)
 
     def send_reject(self, status: int, headers: Headers, body: bytes) -> None:
+        if isinstance(status, int) and 200 <= status < 300:
+            # RFC 8441 5: a 2xx answer to the extended CONNECT opens the WebSocket.
+            raise ResponseError(f"a WebSocket rejection cannot have status {status} (2xx)")
         try:
             self.send_response(status, headers, body)
         except ValueError as exc:
