@@ -110,6 +110,17 @@ def test_scope_host_of_an_absolute_form_target_replaces_the_host_header(srv: Any
     assert pairs == [("host", "example.test:8080"), ("x-b", "2"), ("connection", "close")]
 
 
+def test_scope_asgi_dict_is_the_requests_own(client: httpx.Client) -> None:
+    assert client.get("/mutate-asgi").status_code == 204
+    assert client.get("/scope").json()["asgi"] == {"version": "3.0", "spec_version": "2.3"}
+
+
+def test_response_headers_may_be_any_iterable_of_pairs(client: httpx.Client) -> None:
+    response = client.get("/headers-iterable")
+    assert response.status_code == 200
+    assert response.headers.get_list("x-generated") == ["0", "1"]
+
+
 def test_scope_http_1_0(srv: Any) -> None:
     with _connect(srv.port) as sock:
         sock.sendall(b"GET /scope HTTP/1.0\r\n\r\n")

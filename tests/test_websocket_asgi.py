@@ -169,6 +169,23 @@ def test_close_reason_that_is_not_utf8_is_an_app_error_closed_with_1011(srv: Any
     assert "close reason is not valid UTF-8" in _report("close-error")
 
 
+def test_close_reason_that_is_not_a_str_is_refused_and_the_app_may_close_again(
+    srv: Any,
+) -> None:
+    with _ws(srv, "/close-bytes-reason") as ws, pytest.raises(ConnectionClosed):
+        ws.recv(timeout=WAIT)
+    assert "'reason' must be a str" in _report("close-error")
+    assert (ws.close_code, ws.close_reason) == (4001, "second try")
+
+
+def test_a_subprotocol_header_beside_the_subprotocol_is_not_sent_twice(srv: Any) -> None:
+    # A second Sec-WebSocket-Protocol line makes clients fail the handshake.
+    with _ws(srv, "/subprotocol-and-header", subprotocols=["chat"]) as ws:
+        assert ws.subprotocol == "chat"
+        assert ws.response.headers.get_all("sec-websocket-protocol") == ["chat"]
+        assert ws.response.headers["x-kept"] == "1"
+
+
 def test_client_close_with_code_and_reason(srv: Any) -> None:
     with _ws(srv, "/echo") as ws:
         ws.close(code=4002, reason="client bye")

@@ -166,6 +166,17 @@ class App:
         await send({"type": "http.response.start", "status": 201, "headers": headers})
         await send({"type": "http.response.body", "body": bytearray(b"made")})
 
+    async def route_headers_iterable(self, scope: Scope, receive: Any, send: Any) -> None:
+        # ASGI types headers as any iterable of pairs: a generator here (dict items below).
+        pairs = ((b"x-generated", str(n).encode()) for n in range(2))
+        await send({"type": "http.response.start", "status": 200, "headers": pairs})
+        await send({"type": "http.response.body", "body": b"generated"})
+
+    async def route_mutate_asgi(self, scope: Scope, receive: Any, send: Any) -> None:
+        scope["asgi"]["spec_version"] = "9.9"  # the app's own scope: no other may see it
+        await send({"type": "http.response.start", "status": 204, "headers": {}.items()})
+        await send({"type": "http.response.body"})
+
     async def route_start_only(self, scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204})
         await send({"type": "http.response.body"})

@@ -120,6 +120,23 @@ async def close_unencodable_reason(scope: Scope, receive: Receive, send: Send) -
         raise
 
 
+@route("/close-bytes-reason")
+async def close_bytes_reason(scope: Scope, receive: Receive, send: Send) -> None:
+    await _accept(receive, send)
+    try:
+        await send({"type": "websocket.close", "code": 4000, "reason": b"bytes"})
+    except RuntimeError as exc:
+        REPORTS.put(("close-error", str(exc)))
+    await send({"type": "websocket.close", "code": 4001, "reason": "second try"})
+
+
+@route("/subprotocol-and-header")
+async def subprotocol_and_header(scope: Scope, receive: Receive, send: Send) -> None:
+    headers = [(b"Sec-WebSocket-Protocol", b"chat"), (b"x-kept", b"1")]
+    await _accept(receive, send, subprotocol="chat", headers=headers)
+    await send({"type": "websocket.close"})
+
+
 @route("/reject")
 async def reject(scope: Scope, receive: Receive, send: Send) -> None:
     await receive()

@@ -219,10 +219,12 @@ class HTTPCycle:
 def response_headers(raw: Any) -> Headers:
     """The app's response headers as a fresh list of ``(bytes, bytes)`` tuples, checked.
 
-    The app's own tuples are kept (they cannot change); other pairs become tuples.
+    The app's own tuples are kept (they cannot change); other pairs become tuples. Any
+    iterable of pairs is taken (ASGI: ``Iterable[[bytes, bytes]]``), as Uvicorn and
+    Granian do: a generator, ``dict.items()``.
     """
-    if not isinstance(raw, (list, tuple)):
-        raise RuntimeError(f"ASGI response headers must be a list of pairs, got {raw!r}")
+    if isinstance(raw, (bytes, str, dict)):  # iterable, but not of pairs
+        raise RuntimeError(f"ASGI response headers must be an iterable of pairs, got {raw!r}")
     headers: Headers = []
     for item in raw:
         try:

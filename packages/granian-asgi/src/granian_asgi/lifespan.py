@@ -63,7 +63,7 @@ class Lifespan:
 
     # -- the app's side ----------------------------------------------------------------
     async def _run(self) -> None:
-        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state}
+        scope = {"type": "lifespan", "asgi": ASGI_VERSION.copy(), "state": self.state}
         try:
             await self._app(scope, self._receive, self._send)
         except Exception:

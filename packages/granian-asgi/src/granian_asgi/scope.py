@@ -41,7 +41,7 @@ class HTTPScopeFactory:
         tls = conn.tls
         return {
             "type": "http",
-            "asgi": ASGI_VERSION,
+            "asgi": ASGI_VERSION.copy(),  # an app may change its own scope
             "http_version": exchange.http_version,
             "method": exchange.method,
             "scheme": conn.scheme,
@@ -64,7 +64,7 @@ class HTTPScopeFactory:
         tls = conn.tls
         return {
             "type": "websocket",
-            "asgi": ASGI_VERSION,
+            "asgi": ASGI_VERSION.copy(),  # an app may change its own scope
             "http_version": session.http_version,
             "scheme": _WS_SCHEMES.get(conn.scheme, conn.scheme),
             "path": session.path,

@@ -43,6 +43,8 @@ _CLOSED = 4  # the app closed, or the HTTP response was sent
 _STATE_NAMES = ("connecting", "handshaking", "responding", "open", "closed")
 _CONNECT: dict[str, Any] = {"type": "websocket.connect"}
 
+_SUBPROTOCOL_HEADER = b"sec-websocket-protocol"
+
 
 class WebSocketCycle:
     """The ``receive``/``send`` pair handed to the app for one WebSocket."""
@@ -124,6 +126,10 @@ class WebSocketCycle:
         if subprotocol is not None and type(subprotocol) is not str:
             raise RuntimeError(f"websocket.accept 'subprotocol' must be a str: {subprotocol!r}")
         headers = response_headers(message.get("headers", ()))
+        if subprotocol is not None:
+            # The server answers the subprotocol (ASGI); a copy among the headers would
+            # give a second Sec-WebSocket-Protocol, which clients fail the handshake on.
+            headers = [pair for pair in headers if pair[0].lower() != _SUBPROTOCOL_HEADER]
         self._session.accept(subprotocol, headers)
         self._state = _OPEN
 
@@ -139,8 +145,10 @@ class WebSocketCycle:
             if not is_valid_close_code(code):
                 raise RuntimeError(f"websocket.close with an invalid code: {code!r}")
             reason = message.get("reason") or ""
+            if type(reason) is not str:
+                raise RuntimeError(f"websocket.close 'reason' must be a str: {reason!r}")
+            session.close(code, reason)  # raises first if the reason cannot be sent
             self._state = _CLOSED
-            session.close(code, reason)
         elif state == _RESPONDING:
             raise self._flow_error("websocket.close")
         # A close once closed does nothing (apps often close again on the way out).
