@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import time
@@ -599,6 +600,31 @@ def test_close_called_when_iteration_fails_first(client: httpx.Client) -> None:
     response = client.get("/close/fail-first")
     assert response.status_code == 500
     assert _report("closed") == "fail-first"
+
+
+def test_close_that_raises_after_a_complete_body_keeps_the_response(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PEP 3333 asks only that close() is called; a failure there is logged, and the body
+    # the client already has stays whole (it was cut before its last chunk).
+    with caplog.at_level(logging.ERROR, logger="_granian"):
+        response = client.get("/close/raises")
+        assert _report("closed") == "close-raises"
+    assert (response.status_code, response.text) == (200, "ab")
+    assert "close-raises failed in close()" in caplog.text
+    assert client.get("/hello").status_code == 200
+
+
+def test_a_header_name_with_an_underscore_is_dropped(srv: Any) -> None:
+    # X_Under would otherwise pass for X-Under (both are HTTP_X_UNDER), past a proxy that
+    # only sets or strips the dash form.
+    raw = _raw_exchange(
+        srv.port,
+        b"GET /environ HTTP/1.1\r\nHost: h\r\nX_Under: spoofed\r\nX-Under: real\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    _, body = _head_and_body(raw)
+    assert json.loads(body)["HTTP_X_UNDER"] == "real"
 
 
 def test_close_called_when_client_disconnects(srv: Any) -> None:

@@ -63,6 +63,19 @@ def _conn(port: int) -> ConnectionInfo:
     return ConnectionInfo(client=("127.0.0.1", port), server=("127.0.0.1", 8000))
 
 
+def test_request_variables_in_the_process_environment_are_not_passed_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A REMOTE_USER left in the server's environment would log every request in.
+    for key in ("REMOTE_USER", "AUTH_TYPE", "REQUEST_URI", "SERVER_ADDR", "HTTP_X_A"):
+        monkeypatch.setenv(key, "from-the-process")
+    monkeypatch.setenv("APP_SETTING", "kept")  # like Granian: the rest is passed on
+    base = EnvironBuilder(None, multiprocess=False).base
+    assert base["APP_SETTING"] == "kept"
+    for key in ("REMOTE_USER", "AUTH_TYPE", "REQUEST_URI", "SERVER_ADDR", "HTTP_X_A"):
+        assert key not in base
+
+
 def test_each_connection_gets_its_own_keys() -> None:
     builder = EnvironBuilder(None, multiprocess=False)
     one, other, same_as_one = _conn(1111), _conn(2222), _conn(1111)

@@ -65,6 +65,14 @@ class Tracked:
         REPORTS.put(("closed", self.name))
 
 
+class FailingClose(Tracked):
+    """A complete iterable whose ``close()`` raises (a failing request_finished receiver)."""
+
+    def close(self) -> None:
+        super().close()
+        raise RuntimeError(f"{self.name} failed in close()")
+
+
 class TrackedList(list[bytes]):
     """A list body (the fast path) with a ``close()`` the server must still call."""
 
@@ -285,6 +293,11 @@ def close_fail_first_route(environ: Environ, start_response: StartResponse) -> T
     return Tracked("fail-first", [b"a"], fail_at=0)
 
 
+def close_raises_route(environ: Environ, start_response: StartResponse) -> Tracked:
+    start_response("200 OK", TEXT)
+    return FailingClose("close-raises", [b"a", b"b"])
+
+
 # -- files --------------------------------------------------------------------------------
 def file_route(environ: Environ, start_response: StartResponse) -> Any:
     options = _query(environ)
@@ -416,6 +429,7 @@ ROUTES: dict[str, Callable[[Environ, StartResponse], Any]] = {
     "/close/iter": close_iter_route,
     "/close/fail": close_fail_route,
     "/close/fail-first": close_fail_first_route,
+    "/close/raises": close_raises_route,
     "/file": file_route,
     "/filelike": filelike_route,
     "/error/raise": error_raise_route,

@@ -22,6 +22,7 @@ the transport is not paused (write backpressure reaches the app's thread).
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FileSend", "WSGICall"]
 
+logger = logging.getLogger("_granian")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 #: Streamed chunks that may be queued towards the loop before the app's thread waits.
@@ -153,12 +155,18 @@ class WSGICall:
                 file_outcome = self._file_outcome(result)
                 if file_outcome is not None:
                     return file_outcome
-            try:
+            close = getattr(result, "close", None)
+            if close is None:
                 return self._consume(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            try:
+                outcome = self._consume(result)
+            except BaseException:
+                _call_close(close)
+                raise
+            # The body is complete: a failing close() (Django's request_finished
+            # receivers, say) is logged, and no longer cuts the response short.
+            _call_close(close)
+            return outcome
         except ClientDisconnected:
             if self.exchange.disconnected or isinstance(self._failure, ClientDisconnected):
                 return None  # the client left: nothing to answer, not an app error
@@ -365,3 +373,11 @@ def _join(body: Iterable[bytes]) -> bytes:
         for chunk in body:
             _as_bytes(chunk)  # raises with a clear message for the offending item
         raise
+
+
+def _call_close(close: Callable[[], object]) -> None:
+    """The iterable's ``close()`` (PEP 3333), whose failure is the app's, logged."""
+    try:
+        close()
+    except Exception:
+        logger.exception("Application callable raised an exception")

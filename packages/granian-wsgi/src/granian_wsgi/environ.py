@@ -24,16 +24,26 @@ _PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2"}
 #: Headers that CGI names without the ``HTTP_`` prefix.
 _CGI_HEADERS = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
-#: Request keys the process environment must not pre-set.
+#: Request keys the process environment must not pre-set: the CGI meta-variables of a
+#: request (RFC 3875 4.1) and the common extensions. A ``REMOTE_USER`` left in the
+#: server's environment would log every request in (Django's RemoteUserMiddleware).
 _REQUEST_KEYS = (
     "REQUEST_METHOD",
     "PATH_INFO",
+    "PATH_TRANSLATED",
     "QUERY_STRING",
     "REMOTE_ADDR",
     "REMOTE_PORT",
+    "REMOTE_HOST",
+    "REMOTE_IDENT",
+    "REMOTE_USER",
+    "AUTH_TYPE",
     "SERVER_PROTOCOL",
+    "SERVER_ADDR",
     "CONTENT_TYPE",
     "CONTENT_LENGTH",
+    "REQUEST_URI",
+    "REQUEST_SCHEME",
     "HTTPS",
 )
 
@@ -89,6 +99,8 @@ class EnvironBuilder:
             key = keys.get(name)
             if key is None:
                 key = self._remember_key(name)
+                if key is None:
+                    continue
             text = value.decode("latin-1")
             if key in environ:
                 separator = "; " if key == "HTTP_COOKIE" else ","
@@ -96,7 +108,11 @@ class EnvironBuilder:
             else:
                 environ[key] = text
 
-    def _remember_key(self, name: bytes) -> str:
+    def _remember_key(self, name: bytes) -> str | None:
+        if b"_" in name:
+            # CGI maps "-" to "_": X_Forwarded_For would pass for X-Forwarded-For, behind a
+            # proxy that only sets or strips the latter. Dropped, as Gunicorn and nginx do.
+            return None
         key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
         if len(self._keys) < _KEY_CACHE_LIMIT:
             self._keys[name] = key
