@@ -257,13 +257,17 @@ async def headers_server(scope: Scope, proto: HTTPProtocol) -> None:
 @route("/status/invalid")
 async def status_invalid(scope: Scope, proto: HTTPProtocol) -> None:
     errors = []
-    for status in (99, 1000, -1):
+    for status in (99, 103, 1000, -1):
         try:
             proto.response_empty(status)
         except ValueError as exc:
             errors.append(str(exc))
     try:
         proto.response_stream(1000)
+    except ValueError as exc:
+        errors.append(str(exc))
+    try:
+        proto.response_stream(100)
     except ValueError as exc:
         errors.append(str(exc))
     _json(proto, {"errors": errors}, status=200)

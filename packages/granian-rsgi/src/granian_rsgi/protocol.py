@@ -163,7 +163,7 @@ class HTTPProtocol:
     # inlined (a plain int status in range skips the call to _checked_status).
     def response_empty(self, status: int = 200, headers: ResponseHeaders = ()) -> None:
         if self._response == _NO_RESPONSE:
-            if type(status) is not int or not 100 <= status <= 999:
+            if type(status) is not int or not 200 <= status <= 999:
                 status = _checked_status(status)
             raw_headers = encode_headers(headers)
             self._response = _SENT
@@ -173,7 +173,7 @@ class HTTPProtocol:
         self, status: int = 200, headers: ResponseHeaders = (), body: str = ""
     ) -> None:
         if self._response == _NO_RESPONSE:
-            if type(status) is not int or not 100 <= status <= 999:
+            if type(status) is not int or not 200 <= status <= 999:
                 status = _checked_status(status)
             raw_body = str.encode(body, "utf-8")
             raw_headers = encode_headers(headers)
@@ -184,7 +184,7 @@ class HTTPProtocol:
         self, status: int = 200, headers: ResponseHeaders = (), body: BytesLike = b""
     ) -> None:
         if self._response == _NO_RESPONSE:
-            if type(status) is not int or not 100 <= status <= 999:
+            if type(status) is not int or not 200 <= status <= 999:
                 status = _checked_status(status)
             if type(body) is not bytes:
                 body = bytes(memoryview(body))  # bytes-like accepted; str/int rejected
@@ -279,6 +279,6 @@ async def run_http(app: RSGIApp, exchange: HTTPExchange) -> None:
 def _checked_status(status: int) -> int:
     if type(status) is not int:
         status = operator.index(status)  # IntEnum/HTTPStatus → plain int; floats → TypeError
-    if 100 <= status <= 999:
+    if 200 <= status <= 999:  # a 1xx is interim, never the response (RSGI says 100..999)
         return status
     raise ValueError(f"Invalid HTTP status code: {status}")
