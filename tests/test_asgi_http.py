@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -316,8 +318,20 @@ def test_exception_after_start_drops_connection(srv: Any) -> None:
     assert not raw.endswith(b"0\r\n\r\n")  # the body was cut, not finished
 
 
-def test_return_without_response_is_500(client: httpx.Client) -> None:
-    assert client.get("/return-without-response").status_code == 500
+def test_return_without_response_is_500_and_is_logged(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="_granian"):
+        assert client.get("/return-without-response").status_code == 500
+        _wait_for_log(caplog, "Application callable returned without sending a response")
+
+
+def _wait_for_log(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    """The record is written on the server thread, after the response went out."""
+    deadline = time.monotonic() + WAIT
+    while text not in caplog.text:
+        assert time.monotonic() < deadline, f"no log line {text!r}"
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("case", sorted(set(MISUSE) - {"after-complete"}))

@@ -346,8 +346,15 @@ def test_after_a_stream_a_response_is_ignored_and_a_stream_raises(client: httpx.
     assert response.text == "no error | RSGI protocol error"
 
 
-def test_no_response_gives_500(client: httpx.Client) -> None:
-    response = client.get("/no-response")
+def test_no_response_gives_500_and_is_logged(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="_granian"):
+        response = client.get("/no-response")
+        deadline = time.monotonic() + WAIT
+        while "returned without sending a response" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     assert response.status_code == 500
     assert response.content == b""
 

@@ -325,9 +325,13 @@ def _finish_after_failure(exchange: HTTPExchange) -> None:
 
 def _finish_after_return(exchange: HTTPExchange) -> None:
     if not exchange.response_started:
+        if not exchange.disconnected:  # else nobody is waiting: nothing to report
+            logger.error("Application callable returned without sending a response")
         exchange.send_response(500, [], b"")
     elif not exchange.response_complete:
         # The adapter left the body unfinished: the client must not mistake it for whole.
+        if not exchange.disconnected:
+            logger.error("Application callable returned without completing its response")
         exchange.abort()
 
 
