@@ -24,6 +24,7 @@ __all__ = [
     "Headers",
     "ResponseError",
     "TLSInfo",
+    "check_final_status",
     "is_final_status",
 ]
 
@@ -47,6 +48,12 @@ def is_final_status(status: object) -> bool:
     stream on one).
     """
     return isinstance(status, int) and not isinstance(status, bool) and 200 <= status <= 999
+
+
+def check_final_status(status: object) -> None:
+    """Raise :class:`ResponseError` unless ``status`` can answer a request (see above)."""
+    if not is_final_status(status):
+        raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")
 
 
 @dataclass(frozen=True, slots=True)

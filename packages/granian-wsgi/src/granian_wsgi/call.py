@@ -155,18 +155,14 @@ class WSGICall:
                 file_outcome = self._file_outcome(result)
                 if file_outcome is not None:
                     return file_outcome
-            close = getattr(result, "close", None)
-            if close is None:
-                return self._consume(result)
             try:
-                outcome = self._consume(result)
-            except BaseException:
-                _call_close(close)
-                raise
-            # The body is complete: a failing close() (Django's request_finished
-            # receivers, say) is logged, and no longer cuts the response short.
-            _call_close(close)
-            return outcome
+                return self._consume(result)
+            finally:
+                # A failing close() (Django's request_finished receivers, say) is logged:
+                # it must not cut short a body that is complete.
+                close = getattr(result, "close", None)
+                if close is not None:
+                    _call_close(close)
         except ClientDisconnected:
             if self.exchange.disconnected or isinstance(self._failure, ClientDisconnected):
                 return None  # the client left: nothing to answer, not an app error

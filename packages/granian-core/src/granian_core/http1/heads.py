@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Final
 
 from granian_core.caches import remember
-from granian_core.exchange import ResponseError, is_final_status
+from granian_core.exchange import ResponseError, check_final_status
 
 __all__ = [
     "CHUNKED",
@@ -33,7 +33,7 @@ __all__ = [
     "status_line",
 ]
 
-#: Final statuses only: a 1xx cannot be a response (see ``is_final_status``).
+#: Final statuses only: a 1xx cannot be a response (see ``check_final_status``).
 STATUS_LINES: Final[dict[int, bytes]] = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
     for status in HTTPStatus
@@ -71,9 +71,9 @@ def status_line(status: int) -> bytes:
     line = STATUS_LINES.get(status)
     if line is not None and type(status) is int:
         return line
-    if not is_final_status(status):
-        raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")
-    return STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+    check_final_status(status)
+    # A known status given as an IntEnum (HTTPStatus.OK) has its line already.
+    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
 
 
 def learn_name(name: bytes) -> int:

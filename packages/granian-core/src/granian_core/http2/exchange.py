@@ -18,7 +18,7 @@ from granian_core.exchange import (
     Headers,
     HTTPExchange,
     ResponseError,
-    is_final_status,
+    check_final_status,
 )
 
 from .flow import StreamCredit
@@ -232,7 +232,7 @@ class H2Exchange(HTTPExchange):
         if self.response_started:
             raise ResponseError("The response has already started")
         if not (type(status) is int and 200 <= status <= 999):
-            _check_status(status)
+            check_final_status(status)  # a 1xx cannot end a stream (RFC 9113 8.1)
         skip = self._skip_body = _no_body(self.method, status)
         if not self.disconnected:
             length = None if status in (204, 304) or (skip and not body) else len(body)
@@ -396,7 +396,7 @@ class H2Exchange(HTTPExchange):
         if self.response_started:
             raise ResponseError("The response has already started")
         if not (type(status) is int and 200 <= status <= 999):
-            _check_status(status)
+            check_final_status(status)  # a 1xx cannot end a stream (RFC 9113 8.1)
         self.response_started = True
         self.status = status
 
@@ -444,8 +444,3 @@ class H2Exchange(HTTPExchange):
         waiter = self._done_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-
-def _check_status(status: int) -> None:
-    if not is_final_status(status):  # a 1xx cannot end a stream (RFC 9113 8.1)
-        raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")
