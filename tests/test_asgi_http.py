@@ -45,6 +45,14 @@ def _read_until_eof(sock: socket.socket) -> bytes:
     return read_until_eof(sock)
 
 
+def _raw_scope(port: int, request: bytes) -> dict[str, Any]:
+    """The scope the /scope route reports for ``request``, sent as raw bytes."""
+    with _connect(port) as sock:
+        sock.sendall(request)
+        raw = _read_until_eof(sock)
+    return dict(json.loads(raw.split(b"\r\n\r\n", 1)[1]))
+
+
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:
     data = b""
     while marker not in data:
@@ -87,13 +95,11 @@ def test_scope_has_every_key_with_asgi_types(client: httpx.Client, srv: Any) -> 
 
 
 def test_scope_headers_are_byte_tuples_in_received_order(srv: Any) -> None:
-    with _connect(srv.port) as sock:
-        sock.sendall(
-            b"GET /scope HTTP/1.1\r\nHost: example.test\r\nX-B: 2\r\nX-A: 1\r\n"
-            b"Connection: close\r\n\r\n"
-        )
-        raw = _read_until_eof(sock)
-    scope = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    scope = _raw_scope(
+        srv.port,
+        b"GET /scope HTTP/1.1\r\nHost: example.test\r\nX-B: 2\r\nX-A: 1\r\n"
+        b"Connection: close\r\n\r\n",
+    )
     names = [name["bytes"] for name, _ in scope["headers"]]
     assert names == ["host", "x-b", "x-a", "connection"]
 
@@ -101,13 +107,11 @@ def test_scope_headers_are_byte_tuples_in_received_order(srv: Any) -> None:
 def test_scope_host_of_an_absolute_form_target_replaces_the_host_header(srv: Any) -> None:
     # RFC 9112 3.2.2: the server ignores Host when the target names the host; ASGI puts
     # the authority first, as host.
-    with _connect(srv.port) as sock:
-        sock.sendall(
-            b"GET http://example.test:8080/scope HTTP/1.1\r\nX-B: 2\r\nHost: other\r\n"
-            b"Connection: close\r\n\r\n"
-        )
-        raw = _read_until_eof(sock)
-    scope = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    scope = _raw_scope(
+        srv.port,
+        b"GET http://example.test:8080/scope HTTP/1.1\r\nX-B: 2\r\nHost: other\r\n"
+        b"Connection: close\r\n\r\n",
+    )
     pairs = [(name["bytes"], value["bytes"]) for name, value in scope["headers"]]
     assert pairs == [("host", "example.test:8080"), ("x-b", "2"), ("connection", "close")]
 

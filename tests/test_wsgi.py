@@ -79,6 +79,12 @@ def _head_and_body(raw: bytes) -> tuple[list[str], bytes]:
     return head.decode("latin-1").split("\r\n"), body
 
 
+def _raw_environ(port: int, request: bytes) -> dict[str, Any]:
+    """The environ the /environ route reports for ``request``, sent as raw bytes."""
+    _, body = _head_and_body(_raw_exchange(port, request))
+    return dict(json.loads(body))
+
+
 # -- environ ------------------------------------------------------------------------------
 def test_environ_has_every_pep3333_key(client: httpx.Client, srv: Any) -> None:
     response = client.post(
@@ -178,13 +184,11 @@ def test_environ_path_info_is_decoded_bytes_as_latin1(srv: Any) -> None:
 
 
 def test_environ_repeated_headers_and_cookies_are_joined(srv: Any) -> None:
-    raw = _raw_exchange(
+    environ = _raw_environ(
         srv.port,
         b"GET /environ HTTP/1.1\r\nHost: h\r\nX-Multi: one\r\nX-Multi: two\r\n"
         b"Cookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
     )
-    _, body = _head_and_body(raw)
-    environ = json.loads(body)
     assert environ["HTTP_X_MULTI"] == "one,two"
     assert environ["HTTP_COOKIE"] == "a=1; b=2"
     assert environ["HTTP_HOST"] == "h"
@@ -200,9 +204,7 @@ def test_environ_http_1_0(srv: Any) -> None:
 
 
 def test_environ_host_from_an_absolute_form_target(srv: Any) -> None:
-    raw = _raw_exchange(srv.port, b"GET http://example.test:8080/environ?x=1 HTTP/1.0\r\n\r\n")
-    _, body = _head_and_body(raw)
-    environ = json.loads(body)
+    environ = _raw_environ(srv.port, b"GET http://example.test:8080/environ?x=1 HTTP/1.0\r\n\r\n")
     assert environ["HTTP_HOST"] == "example.test:8080"
     assert environ["PATH_INFO"] == "/environ"
     assert environ["QUERY_STRING"] == "x=1"
@@ -210,22 +212,31 @@ def test_environ_host_from_an_absolute_form_target(srv: Any) -> None:
 
 def test_an_absolute_form_target_wins_over_the_host_header(srv: Any) -> None:
     # RFC 9112 3.2.2: the server ignores Host when the target names the host.
-    raw = _raw_exchange(
+    environ = _raw_environ(
         srv.port,
         b"GET http://example.test:8080/environ HTTP/1.1\r\nHost: other\r\n"
         b"Connection: close\r\n\r\n",
     )
-    _, body = _head_and_body(raw)
-    assert json.loads(body)["HTTP_HOST"] == "example.test:8080"
+    assert environ["HTTP_HOST"] == "example.test:8080"
 
 
 def test_environ_header_values_are_latin1(srv: Any) -> None:
-    raw = _raw_exchange(
+    environ = _raw_environ(
         srv.port,
         b"GET /environ HTTP/1.1\r\nHost: h\r\nX-Latin: caf\xe9\r\nConnection: close\r\n\r\n",
     )
-    _, body = _head_and_body(raw)
-    assert json.loads(body)["HTTP_X_LATIN"] == "caf\xe9"
+    assert environ["HTTP_X_LATIN"] == "caf\xe9"
+
+
+def test_a_header_name_with_an_underscore_is_dropped(srv: Any) -> None:
+    # X_Under would otherwise pass for X-Under (both are HTTP_X_UNDER), past a proxy that
+    # only sets or strips the dash form.
+    environ = _raw_environ(
+        srv.port,
+        b"GET /environ HTTP/1.1\r\nHost: h\r\nX_Under: spoofed\r\nX-Under: real\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert environ["HTTP_X_UNDER"] == "real"
 
 
 def test_environ_url_path_prefix(serve: Callable[..., Any]) -> None:
@@ -613,18 +624,6 @@ def test_close_that_raises_after_a_complete_body_keeps_the_response(
     assert (response.status_code, response.text) == (200, "ab")
     assert "close-raises failed in close()" in caplog.text
     assert client.get("/hello").status_code == 200
-
-
-def test_a_header_name_with_an_underscore_is_dropped(srv: Any) -> None:
-    # X_Under would otherwise pass for X-Under (both are HTTP_X_UNDER), past a proxy that
-    # only sets or strips the dash form.
-    raw = _raw_exchange(
-        srv.port,
-        b"GET /environ HTTP/1.1\r\nHost: h\r\nX_Under: spoofed\r\nX-Under: real\r\n"
-        b"Connection: close\r\n\r\n",
-    )
-    _, body = _head_and_body(raw)
-    assert json.loads(body)["HTTP_X_UNDER"] == "real"
 
 
 def test_close_called_when_client_disconnects(srv: Any) -> None:
