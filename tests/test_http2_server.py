@@ -29,6 +29,7 @@ import h2.errors
 import h2.events
 import h2.settings
 import httpx
+import pytest
 from granian_core.config import ServerConfig
 from granian_core.exchange import ClientDisconnected, HTTPExchange
 from granian_core.http2 import H2Exchange
@@ -781,6 +782,31 @@ def test_response_before_body_end_stops_the_upload() -> None:
     assert isinstance(reset, h2.events.StreamReset)
     assert reset.error_code == h2.errors.ErrorCodes.NO_ERROR
     assert other_body == b"next"
+
+
+@pytest.mark.parametrize("body_ends", [True, False])
+def test_a_body_read_after_the_response_ends_at_once(body_ends: bool) -> None:
+    # The unread body is dropped with the stream, whether or not it had all arrived: a read
+    # afterwards must end, never wait for bytes the stream no longer takes.
+    routes = Routes()
+
+    @routes.route("/late-read")
+    async def late_read(exchange: HTTPExchange) -> None:
+        exchange.send_response(200, [], b"ok")
+        await asyncio.sleep(0.05)  # the response end has been handed to the connection
+        routes.notes["late"] = await asyncio.wait_for(exchange.read_body(), 5)
+
+    with serve_h2(routes) as srv:
+        client = RawH2(srv.port)
+        stream_id = client.request(request_headers("POST", "/late-read"), b"abc", end=body_ends)
+        _, body = client.response(stream_id)
+        deadline = time.monotonic() + 5
+        while "late" not in routes.notes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client.close()
+    assert body == b"ok"
+    assert routes.notes.get("late") == b""
+    assert not srv.errors
 
 
 def test_application_errors_become_500_and_aborts_reset_the_stream() -> None:

@@ -273,10 +273,12 @@ class H2Protocol(asyncio.Protocol):
         stream_id = exchange.stream_id
         if self._streams.pop(stream_id, None) is None:
             return
-        if exchange.remote_open:
-            if exchange.sender.reset_code is None:
-                # Complete response, body still coming: ask the client to stop (RFC 9113 §8.1).
-                self._reset_stream(stream_id, NO_ERROR)
+        if exchange.remote_open and exchange.sender.reset_code is None:
+            # Complete response, body still coming: ask the client to stop (RFC 9113 §8.1).
+            self._reset_stream(stream_id, NO_ERROR)
+        # Also when all of it had arrived: its unread part goes now, so a later read
+        # must end rather than wait on a stream that takes nothing more.
+        if not exchange.disconnected:
             exchange.body_dropped()
         self._release(self._credit.consumed(exchange.take_unread()))
         self._request_flush()
