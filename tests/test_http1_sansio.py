@@ -680,6 +680,23 @@ def test_app_connection_close(parser: str) -> None:
     assert not conn.keep_alive
 
 
+def test_app_keep_alive_on_a_closing_response(parser: str) -> None:
+    # One Connection header, ours: the app's keep-alive would contradict it.
+    conn = make_conn(parser)
+    request(conn, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    headers = [(b"x-a", b"1"), (b"Connection", b"keep-alive"), (b"x-b", b"2")]
+    head, _ = conn.send_response(200, headers, b"")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\nx-a: 1\r\nx-b: 2\r\n")
+    assert b"connection: close\r\n" in head
+    assert head.count(b"onnection:") == 1
+    assert not conn.keep_alive
+    conn = make_conn(parser)
+    request(conn, GET11)  # kept alive: the app's header stays as it was
+    head, _ = conn.send_response(200, headers, b"")
+    assert b"x-a: 1\r\nConnection: keep-alive\r\nx-b: 2\r\n" in head
+    assert head.count(b"onnection:") == 1
+
+
 def test_graceful_close_after_response(parser: str) -> None:
     conn = make_conn(parser)
     request(conn, GET11)

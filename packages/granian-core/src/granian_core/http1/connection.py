@@ -356,7 +356,7 @@ class H1Connection:
         head = self._head
         assert head is not None
         status = head.status
-        parts = [head.block]
+        parts = [head.block]  # replaced below if the app's Connection header must go
         append = parts.append
         if status < 200 or status in (204, 304):
             self.send_body = False
@@ -385,6 +385,8 @@ class H1Connection:
         if head.app_close:
             self.keep_alive = False
         elif not self.keep_alive:
+            if head.app_connection:  # e.g. "keep-alive": ours says close, and only ours
+                parts[0] = head.block_without_connection()
             append(CLOSE)
         elif not self._http11 and not head.app_connection:
             append(KEEP_ALIVE)

@@ -75,6 +75,16 @@ class PreparedHead:
         self.has_server = has_server
         self.has_date = has_date
 
+    def block_without_connection(self) -> bytes:
+        """``block`` without the app's Connection lines, for a response that closes anyway.
+
+        Rare (the app said keep-alive, the server closes), so filtered here, not cached:
+        names hold no colon and values no CR or LF, so each line splits cleanly.
+        """
+        status, *lines = self.block.split(b"\r\n")
+        kept = [line for line in lines if line[:11].lower() != b"connection:"]
+        return b"\r\n".join([status, *kept])
+
 
 def prepare_head(status: int, headers: Headers) -> PreparedHead:
     """``status`` and ``headers`` validated and rendered; raises :class:`ResponseError`."""
