@@ -307,10 +307,12 @@ def test_response_headers_encoding(srv: Any) -> None:
     assert b"x-upper: kept, name lower-cased" in lines
     assert lines.count(b"set-cookie: a=1") == 1
     assert lines.index(b"set-cookie: a=1") < lines.index(b"set-cookie: b=2")
-    assert b"x-latin1: caf\xe9" in lines
+    # Non-ASCII values go out UTF-8 encoded, as Granian sends them.
+    assert "x-accented: café".encode() in lines
+    assert "x-euro: \u20ac".encode() in lines
     assert b"x-tab: a\tb" in lines
     names = [line.partition(b":")[0].lower() for line in lines]
-    for dropped in (b"bad name", b"x-injected", b"x-evil", b"x-nul", b"x-not-latin1", b""):
+    for dropped in (b"bad name", b"x-injected", b"x-evil", b"x-nul", b"x-surrogate", b""):
         assert dropped not in names
 
 

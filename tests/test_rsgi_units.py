@@ -77,8 +77,9 @@ def test_encode_headers_drops_invalid_pairs() -> None:
             ("x-lf", "a\nb"),
             ("x-nul", "a\x00b"),
             ("x-del", "a\x7fb"),
-            ("x-latin1", "caf\xe9 \xa0"),
+            ("x-accented", "caf\xe9 \xa0"),
             ("x-euro", "\u20ac"),
+            ("x-surrogate", "\udc80"),
             ("x-\u20ac", "v"),
             ("", "v"),
             ("x-tab", "a\tb"),
@@ -87,7 +88,8 @@ def test_encode_headers_drops_invalid_pairs() -> None:
     )
     assert encoded == [
         (b"content-type", b"text/plain"),
-        (b"x-latin1", b"caf\xe9 \xa0"),
+        (b"x-accented", "caf\xe9 \xa0".encode()),
+        (b"x-euro", "\u20ac".encode()),
         (b"x-tab", b"a\tb"),
         (b"x-empty", b""),
     ]

@@ -43,10 +43,13 @@ def encode_name(name: str) -> bytes | None:
 
 
 def encode_value(value: str) -> bytes | None:
-    """``value`` as latin-1 bytes, or ``None`` if it cannot be sent as a field value."""
+    """``value`` as UTF-8 bytes, or ``None`` if it cannot be sent as a field value.
+
+    UTF-8, as Granian sends it: non-ASCII bytes are obs-text, passed on opaquely.
+    """
     try:
-        raw = str.encode(value, "latin-1")
-    except UnicodeEncodeError:
+        raw = str.encode(value, "utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
         return None
     # isprintable() is a fast pass for the common case; only odd values take the regex.
     if value.isprintable() or _VALID_VALUE(raw) is not None:
