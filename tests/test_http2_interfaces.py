@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 import trustme
 from granian_core.interface import load_interface
 
+from .conftest import run_server
 from .helpers import complete_lifespan
 from .test_http2_server import serve_h2
 
@@ -167,3 +170,51 @@ def test_interface_over_tls_h2(name: str, tmp_path: Path) -> None:
     assert response.http_version == "HTTP/2"
     assert response.headers["x-facts"] == f"{EXPECTED_VERSION[name]} https /echo"
     assert response.content == b"over tls"
+
+
+# -- a body read after the response: over on either protocol, never a cut body passed off whole
+LATE_READS: list[object] = []
+
+
+async def asgi_late_reader(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await complete_lifespan(receive, send)
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+    await asyncio.sleep(0.05)  # the response end has reached the connection
+    LATE_READS.append(await asyncio.wait_for(receive(), 5))
+
+
+async def rsgi_late_reader(scope: Any, protocol: Any) -> None:
+    protocol.response_bytes(200, [], b"ok")
+    await asyncio.sleep(0.05)
+    try:
+        LATE_READS.append(await asyncio.wait_for(protocol(), 5))
+    except Exception as exc:
+        LATE_READS.append(type(exc).__name__)
+
+
+@pytest.mark.parametrize("http", ["1", "2"])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("asgi", {"type": "http.disconnect"}),  # ASGI: receive after the response is sent
+        ("rsgi", "RSGIProtocolClosed"),
+    ],
+)
+def test_a_body_read_after_the_response_reports_it_gone(
+    name: str, expected: object, http: str
+) -> None:
+    LATE_READS.clear()
+    app = asgi_late_reader if name == "asgi" else rsgi_late_reader
+    with (
+        run_server(app, name, http=http) as srv,
+        httpx.Client(http1=http == "1", http2=http == "2", timeout=10) as client,
+    ):
+        response = client.post(f"http://127.0.0.1:{srv.port}/", content=b"x" * 1000)
+        deadline = time.monotonic() + 5
+        while not LATE_READS and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert response.text == "ok"
+    assert list(LATE_READS) == [expected]

@@ -70,6 +70,7 @@ class H2Exchange(HTTPExchange):
     """One request/response on an HTTP/2 stream."""
 
     __slots__ = (
+        "_body_gone",
         "_body_waiter",
         "_chunks",
         "_declared",
@@ -124,6 +125,8 @@ class H2Exchange(HTTPExchange):
         self.sender = StreamSender(stream_id, self)
         self.credit = StreamCredit()
         self._remote_ended = ended
+        #: The response ended first: the unread body was dropped (reads raise).
+        self._body_gone = False
         self._chunks: deque[tuple[bytes, int]] = deque()
         self._body_waiter: asyncio.Future[None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -161,9 +164,14 @@ class H2Exchange(HTTPExchange):
         return not self._remote_ended and not self.disconnected
 
     def body_dropped(self) -> None:
-        """The response is complete and the rest of the request body was refused."""
+        """The response is complete; the unread body is dropped (refused if still coming).
+
+        A later read raises, as on HTTP/1: returning ``b""`` would pass a cut body
+        off as a whole one.
+        """
         self._remote_ended = True
-        self.body_complete = True
+        if not self.body_complete:
+            self._body_gone = True
         self._wake_body()
 
     def lost(self) -> None:
@@ -200,7 +208,7 @@ class H2Exchange(HTTPExchange):
                 return data
             if self.body_complete:
                 return b""
-            if self.disconnected:
+            if self.disconnected or self._body_gone:
                 raise ClientDisconnected()
             waiter = self._body_waiter = self._owner.loop.create_future()
             try:
@@ -211,7 +219,7 @@ class H2Exchange(HTTPExchange):
     def take_received_body(self) -> bytes | None:
         if self.body_complete:
             return b""
-        if not self._remote_ended or self.disconnected:
+        if not self._remote_ended or self.disconnected or self._body_gone:
             return None
         chunks = self._chunks
         data = b"".join([chunk for chunk, _ in chunks])

@@ -277,7 +277,7 @@ class H2Protocol(asyncio.Protocol):
             # Complete response, body still coming: ask the client to stop (RFC 9113 §8.1).
             self._reset_stream(stream_id, NO_ERROR)
         # Also when all of it had arrived: its unread part goes now, so a later read
-        # must end rather than wait on a stream that takes nothing more.
+        # must fail rather than wait on a stream that takes nothing more.
         if not exchange.disconnected:
             exchange.body_dropped()
         self._release(self._credit.consumed(exchange.take_unread()))
