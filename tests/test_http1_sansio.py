@@ -804,6 +804,13 @@ def test_app_transfer_encoding_is_replaced(parser: str) -> None:
     assert b"content-length: 3\r\n" in head
 
 
+def test_tab_inside_a_header_value_is_kept(parser: str) -> None:
+    conn = make_conn(parser)
+    request(conn, GET11)
+    head, _ = conn.send_response(200, [(b"x-tab", b"a\tb")], b"")
+    assert b"x-tab: a\tb\r\n" in head
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -811,6 +818,8 @@ def test_app_transfer_encoding_is_replaced(parser: str) -> None:
         [(b"x-evil", b"a\nb")],
         [(b"x-evil", b"a\rb")],
         [(b"x-evil", b"a\x00b")],
+        [(b"x-ctl", b"a\x01b")],  # any control but HTAB (RFC 9110 §5.5)
+        [(b"x-del", b"a\x7f")],
         [(b"bad name", b"v")],
         [(b"bad:name", b"v")],
         [(b"", b"v")],

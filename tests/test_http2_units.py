@@ -248,18 +248,77 @@ def test_response_headers_repeated_heads_are_independent_blocks() -> None:
     assert declared is None
     # Heads that cannot be keys (a bytearray value, a float status) are checked each time.
     block, _ = response_headers(200, [(b"x-raw", bytearray(b"v"))], SERVER, DATE, None)
-    assert block[1] == (b"x-raw", bytearray(b"v"))
+    assert block[1] == (b"x-raw", b"v")
     assert response_headers(200.0, headers, SERVER, DATE, None)[0][0] == (b":status", b"200")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [(b"x-bad", b"a\r\nset-cookie: x"), (b"x-nul", b"a\x00"), (b"bad name", b"v"), (b":x", b"v")],
+    [
+        (b"x-bad", b"a\r\nset-cookie: x"),
+        (b"x-nul", b"a\x00"),
+        (b"x-ctl", b"a\x01b"),  # any control but HTAB: clients fail the stream on it
+        (b"x-del", b"a\x7f"),
+        (b"bad name", b"v"),
+        (b":x", b"v"),
+    ],
 )
 def test_response_headers_refuse_injection(name: bytes, value: bytes) -> None:
     for _ in range(2):  # a refused head is never remembered as checked
         with pytest.raises(ValueError, match="response header"):
             response_headers(200, [(name, value)], SERVER, DATE, None)
+
+
+def test_response_headers_trim_values_and_keep_tabs_inside() -> None:
+    # HTTP/2 forbids whitespace around a value (RFC 9113 §8.2.1); HTTP/1 ignores it.
+    block, declared = response_headers(
+        200, [(b"x-a", b" v\tw "), (b"content-length", b" 5")], SERVER, DATE, None
+    )
+    assert block[1:3] == [(b"x-a", b"v\tw"), (b"content-length", b"5")]
+    assert declared == 5
+
+
+@pytest.mark.parametrize("value", [b"-1", b"1_0", b"+5", b"5.0", b"abc", b""])
+def test_response_content_length_must_be_digits(value: bytes) -> None:
+    # int() takes "-1" and "1_0": sent as is, they made clients fail the stream.
+    with pytest.raises(ValueError, match="Invalid content-length"):
+        response_headers(200, [(b"content-length", value)], SERVER, DATE, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (b":method", b"G ET"),
+        (b":method", b"GET\x01"),
+        (b":method", b'GET"'),
+        (b":method", b"GE(T)"),
+        (b":method", b""),
+        (b":path", b"echo"),
+        (b":path", b"http://x/echo"),
+        (b":path", b"/ec ho"),
+        (b":path", b"/e\x01cho"),
+        (b":path", b"/e\x7fcho"),
+        (b":path", b""),
+        (b":authority", b""),
+        (b":authority", b"a b"),
+    ],
+)
+def test_request_pseudo_headers_are_validated(name: bytes, value: bytes) -> None:
+    # RFC 9110 §9.1 (a token method), RFC 9113 §8.3.1 (origin-form path, authority).
+    fields = {b":method": b"GET", b":scheme": b"http", b":authority": b"a", b":path": b"/"}
+    fields[name] = value
+    for _ in range(2):  # a refused field is never remembered as checked
+        with pytest.raises(MalformedHeaders):
+            parse_request_head(list(fields.items()))
+
+
+def test_asterisk_path_only_for_options() -> None:
+    pseudo = [(b":scheme", b"http"), (b":authority", b"a"), (b":path", b"*")]
+    assert parse_request_head([(b":method", b"OPTIONS"), *pseudo]).raw_path == b"*"
+    with pytest.raises(MalformedHeaders):
+        parse_request_head([(b":method", b"GET"), *pseudo])
+    custom = parse_request_head([(b":method", b"PURGE"), *pseudo[:2], (b":path", b"/x")])
+    assert custom.method == "PURGE"
 
 
 def test_trailer_headers_are_checked_and_lower_cased() -> None:

@@ -93,10 +93,15 @@ def parse_length(value: bytes) -> int:
     return int(value)
 
 
+#: Control characters, HTAB aside: none belongs in a field value (RFC 9110 §5.5).
+_CONTROLS = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
+
+
 def lines_ok(block: bytes, lines: int) -> bool:
-    """True when ``block`` holds exactly ``lines`` CRLF pairs and no other CR, LF or NUL.
+    """True when ``block`` holds exactly ``lines`` CRLF pairs and no other control character.
 
     The block is built from ``lines`` lines each ending in CRLF, so any CR, LF
-    or NUL inside a value (header injection) shows up as a surplus.
+    or NUL inside a value (header injection), or any other control character
+    (which clients may refuse), shows up as a surplus.
     """
-    return len(block) - len(block.translate(None, b"\r\n\x00")) == 2 * lines
+    return len(block) - len(block.translate(None, _CONTROLS)) == 2 * lines

@@ -135,7 +135,7 @@ def _render(status: int, headers: Headers) -> PreparedHead:
     except TypeError:
         raise _bad_value(headers) from None
     if not lines_ok(block, 1 + (len(parts) - 1) // 4):
-        raise ResponseError("CR, LF or NUL in a response header value")
+        raise ResponseError("a control character (CR, LF, NUL...) in a response header value")
     return PreparedHead(
         status,
         block,

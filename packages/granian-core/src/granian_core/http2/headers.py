@@ -3,7 +3,8 @@
 Request: the block is validated as RFC 9113 §8.2-8.3 require of a server (a
 smuggling defence): field names lower-case and free of illegal characters,
 values without NUL/CR/LF or surrounding whitespace, pseudo-headers known,
-unique and first, the ones the method needs present, no
+unique and first, the ones the method needs present, a token ``:method``, an
+origin-form ``:path`` (``*`` for OPTIONS), a non-empty ``:authority``, no
 connection-specific fields, ``te`` only ``trailers``, one ``host`` agreeing with
 ``:authority``, ``content-length`` digits without conflicting copies. A violation
 raises :class:`MalformedHeaders` (the connection resets the stream). Pseudo-headers
@@ -15,8 +16,9 @@ presents it as its interface says (ASGI: a ``host`` header first; RSGI: only
 
 Response: ``:status`` first, then the application's headers without the
 connection-specific ones HTTP/2 forbids (RFC 9113 §8.2.2), then ``server`` and
-``date`` unless the application set them. Names are lower-cased; a name that is
-not a token, or a value holding CR, LF or NUL, raises ``ValueError``.
+``date`` unless the application set them. Names are lower-cased and values lose
+surrounding whitespace; a name that is not a token, a value holding a control
+character (HTAB aside) or a content-length that is not digits raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -47,17 +49,20 @@ _CONNECTION_SPECIFIC = frozenset(
 )
 _COLON = 58  # ord(":")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
-_UNSAFE_VALUE = re.compile(rb"[\x00\r\n]")
+#: Control characters other than HTAB (RFC 9110 §5.5): clients reset a stream carrying one.
+_UNSAFE_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _checked(name: bytes, value: bytes) -> bytes:
-    """The lower-cased ``name``, after refusing what could split or smuggle a header."""
+def _checked(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """The field as HTTP/2 sends it: the name lower-cased, the value without surrounding
+    whitespace (which HTTP/2 forbids, RFC 9113 §8.2.1, and HTTP/1 ignores); refuses what
+    could split or smuggle a header, or make the client fail the stream."""
     name = name.lower()
     if _TOKEN.fullmatch(name) is None:
         raise ValueError(f"Invalid response header name {name!r}")
     if _UNSAFE_VALUE.search(value) is not None:
         raise ValueError(f"Invalid value for response header {name!r}")
-    return name
+    return name, bytes(value).strip(b" \t")
 
 
 class MalformedHeaders(ValueError):
@@ -91,6 +96,10 @@ class RequestHead:
 #: pseudo-header is checked apart); a value must not start or end with SP or HTAB.
 _ILLEGAL_NAME = re.compile(rb"[\x00-\x20:A-Z\x7f-\xff]")
 _ILLEGAL_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+#: RFC 9110 §9.1: a method is a token (case-sensitive).
+_METHOD_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What :path and :authority must not hold: controls, SP, DEL (HTTP/1's parsers refuse the same).
+_ILLEGAL_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 
 #: What each field name means to validation. Names found valid are added as _REGULAR
 #: (a bounded cache shared by every connection: the check depends on the name only).
@@ -130,9 +139,25 @@ def _field_kind(field: tuple[bytes, bytes]) -> int:
     kind = _NAME_KINDS.get(name)
     if kind is None:
         kind = _name_kind(name)
+    if kind >= _PSEUDO:
+        _check_pseudo_value(kind, name, value)
     if len(name) + len(value) <= _CACHED_FIELD_LENGTH:
         remember(_FIELD_KINDS, field, kind, _FIELD_CACHE_LIMIT)
     return kind
+
+
+def _check_pseudo_value(kind: int, name: bytes, value: bytes) -> None:
+    """RFC 9113 §8.3.1: a token method, an origin-form (or ``*``) path, a non-empty authority."""
+    if kind == _METHOD:
+        valid = _METHOD_TOKEN.fullmatch(value) is not None
+    elif kind == _PATH:
+        valid = value == b"*" or (value[:1] == b"/" and _ILLEGAL_TARGET.search(value) is None)
+    elif kind == _AUTHORITY:
+        valid = bool(value) and _ILLEGAL_TARGET.search(value) is None
+    else:
+        valid = True
+    if not valid:
+        raise MalformedHeaders(f"Invalid {name.decode('latin-1')} {value!r}")
 
 
 def _name_kind(name: bytes) -> int:
@@ -236,8 +261,8 @@ def _check_pseudo_headers(pseudo: list[bytes | None], host: bytes | None) -> Non
             raise MalformedHeaders(":protocol needs CONNECT, :scheme, :path and :authority")
     elif scheme is None or path is None:
         raise MalformedHeaders("Missing :scheme or :path")
-    if path is not None and not path:
-        raise MalformedHeaders("Empty :path")
+    if path == b"*" and method != b"OPTIONS":
+        raise MalformedHeaders(":path * outside OPTIONS")
     if authority is None and host is None:
         raise MalformedHeaders("Neither :authority nor host")
     if (
@@ -320,11 +345,13 @@ def _check_response_head(status: int, headers: Iterable[tuple[bytes, bytes]]) ->
     fields = [(b":status", _STATUS.get(status) or str(status).encode())]
     declared: int | None = None
     has_server = has_date = False
-    for raw_name, value in headers:
-        name = _checked(raw_name, value)
+    for raw_name, raw_value in headers:
+        name, value = _checked(raw_name, raw_value)
         if name in _CONNECTION_SPECIFIC or (name == b"te" and value.lower() != b"trailers"):
             continue
         if name == b"content-length":
+            if not value.isdigit():  # digits only (RFC 9110 §8.6); int() takes "-1", "1_0"
+                raise ValueError(f"Invalid content-length {raw_value!r}")
             declared = int(value)
         elif name == b"server":
             has_server = True
@@ -336,7 +363,7 @@ def _check_response_head(status: int, headers: Iterable[tuple[bytes, bytes]]) ->
 
 def trailer_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Trailers: checked like response headers, without connection-specific fields."""
-    checked = [(_checked(name, value), value) for name, value in headers]
+    checked = [_checked(name, value) for name, value in headers]
     return [pair for pair in checked if pair[0] not in _CONNECTION_SPECIFIC]
 
 

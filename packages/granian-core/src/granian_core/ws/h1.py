@@ -251,7 +251,7 @@ def _switching_head(key: bytes, headers: Headers, source: WorkerState) -> bytes:
             raise ResponseError(f"invalid value for header {name!r}: {value!r}") from None
     block = b"".join(parts)
     if not lines_ok(block, _FIXED_LINES + len(headers)):
-        raise ResponseError("CR, LF or NUL in a response header value")
+        raise ResponseError("a control character (CR, LF, NUL...) in a response header value")
     return b"".join(
         (
             block,
