@@ -18,6 +18,7 @@ import pytest
 from granian_core.exchange import HTTPExchange
 from hyperframe.frame import (
     ContinuationFrame,
+    DataFrame,
     GoAwayFrame,
     HeadersFrame,
     PingFrame,
@@ -50,6 +51,16 @@ def _raw_goaway(sock: socket.socket) -> GoAwayFrame:
     frame = RawFrames(sock).wait_for(lambda f: isinstance(f, GoAwayFrame))
     assert isinstance(frame, GoAwayFrame)
     return frame
+
+
+def _flood_until_goaway(sock: socket.socket, frame: bytes, count: int) -> GoAwayFrame:
+    """Send ``frame`` ``count`` times (until the server closes), then read its GOAWAY."""
+    try:
+        for _ in range(count // 100):
+            sock.sendall(frame * 100)
+    except OSError:
+        pass  # the server closed the connection under us: that is the point
+    return _raw_goaway(sock)
 
 
 def _handshake(port: int, rcvbuf: int | None = None) -> tuple[socket.socket, RawH2]:
@@ -107,16 +118,54 @@ def test_continuation_flood_is_bounded_by_h2() -> None:
         sock, client = _handshake(srv.port)
         block = client.conn.encoder.encode(request_headers("GET", "/"))
         sock.sendall(HeadersFrame(1, block).serialize())  # no END_HEADERS
-        empty = ContinuationFrame(1, b"").serialize()
-        try:
-            for _ in range(100):
-                sock.sendall(empty * 100)
-        except OSError:
-            pass
-        frame = _raw_goaway(sock)
+        frame = _flood_until_goaway(sock, ContinuationFrame(1, b"").serialize(), 10_000)
         client.close()
         _still_serving(srv.url)
     assert frame.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+
+
+def test_a_large_header_block_in_full_continuation_frames_is_served() -> None:
+    # The CONTINUATION bound leaves room for every header list size we advertise: 1.5 MiB
+    # in 16 KiB frames (97 of them) is a request, not a flood.
+    with serve_h2() as srv:
+        sock, client = _handshake(srv.port)
+        headers = [*request_headers("POST", "/echo"), (b"x-big", b"v" * (1536 * 1024))]
+        block = client.conn.encoder.encode(headers, huffman=False)  # hpack's Huffman is slow
+        size = 16384
+        fragments = [block[i : i + size] for i in range(0, len(block), size)]
+        frames = [HeadersFrame(1, fragments[0]).serialize()]
+        frames += [ContinuationFrame(1, part).serialize() for part in fragments[1:-1]]
+        frames.append(ContinuationFrame(1, fragments[-1], flags=["END_HEADERS"]).serialize())
+        frames.append(DataFrame(1, b"body", flags=["END_STREAM"]).serialize())
+        sock.sendall(b"".join(frames))
+        frame = RawFrames(sock).wait_for(lambda f: isinstance(f, (DataFrame, GoAwayFrame)))
+        client.close()
+    assert len(fragments) > 64
+    assert isinstance(frame, DataFrame)
+    assert frame.data == b"body"
+
+
+def test_empty_data_frame_flood_gets_enhance_your_calm() -> None:
+    with serve_h2() as srv:
+        sock, client = _handshake(srv.port)
+        client.request(request_headers("POST", "/echo"), end=False)
+        frame = _flood_until_goaway(sock, DataFrame(1, b"").serialize(), 2_000)
+        client.close()
+        _still_serving(srv.url)
+    assert frame.error_code == CALM
+
+
+def test_a_few_empty_data_frames_are_fine() -> None:
+    with serve_h2() as srv:
+        client = RawH2(srv.port)
+        stream_id = client.request(request_headers("POST", "/echo"), end=False)
+        for part in (b"", b"a", b"", b"", b"b"):
+            client.conn.send_data(stream_id, part)
+        client.conn.send_data(stream_id, b"", end_stream=True)
+        client.flush()
+        _, body = client.response(stream_id)
+        client.close()
+    assert body == b"ab"
 
 
 @pytest.mark.parametrize("max_headers", [None, 8192])

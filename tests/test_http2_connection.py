@@ -22,6 +22,7 @@ from granian_core.http2.connection import (
     ServerConnection,
     StreamClosedError,
 )
+from granian_core.http2.header_block import max_continuations
 from granian_core.http2.headers import RequestHead
 from granian_core.http2.settings import H2Settings, new_connection
 
@@ -531,9 +532,16 @@ def test_a_header_block_must_not_be_interrupted(interruption: bytes) -> None:
 
 
 def test_a_continuation_flood_is_bounded() -> None:
-    pair = Pair()
+    # The bound: what the header list limit needs in 16 KiB frames, plus 64.
+    settings = H2Settings(max_header_list_size=160 * 1024)
+    allowed = max_continuations(settings.max_header_list_size)
+    assert allowed == 64 + 10
+    pair = Pair(settings)
     block = pair.client.encoder.encode(GET)
-    flood = raw(HEADERS, 0, 1, block) + raw(CONTINUATION, 0, 1) * 100
+    within = raw(HEADERS, 0, 1, block) + raw(CONTINUATION, 0, 1) * (allowed - 1)
+    pair.feed(within + raw(CONTINUATION, END_HEADERS, 1))
+    assert [event[:2] for event in pair.log.take()] == [("request", 1)]
+    flood = raw(HEADERS, 0, 3, block) + raw(CONTINUATION, 0, 3) * (allowed + 1)
     assert pair.connection_error(flood) == PROTOCOL_ERROR
 
 

@@ -89,6 +89,9 @@ __all__ = [
 
 #: What an HTTP/2 client sends first (RFC 9113 §3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: Empty DATA frames without END_STREAM allowed in a row (CVE-2019-9518): they cost
+#: the client no flow-control window, only us the work of each frame.
+MAX_EMPTY_DATA_RUN = 1_000
 
 _HEADERS_TYPE = HEADERS << 40  # the type byte of a frame header, as an int
 _PREFACE_SIZE = len(PREFACE)
@@ -179,6 +182,7 @@ class ServerConnection:
         self._needed = _PREFACE_SIZE  # bytes needed before parsing can progress
         self._closed_streams = ClosedStreams()  # to judge frames arriving after the close
         self._block: HeaderBlock | None = None  # HEADERS without END_HEADERS so far
+        self._empty_data_run = 0
 
     # == output ===============================================================================
     def data_to_send(self) -> bytes:
@@ -448,6 +452,10 @@ class ServerConnection:
         if not stream_id:
             raise ProtocolError(PROTOCOL_ERROR, "DATA on stream 0")
         flow_length = len(payload)
+        if not flow_length:
+            self._count_empty_data(flags)
+        else:
+            self._empty_data_run = 0
         if flags & FLAG_PADDED:
             payload = unpadded(payload)
         self._recv_window -= flow_length
@@ -471,6 +479,12 @@ class ServerConnection:
         self.handler.on_data(stream_id, payload, flow_length)
         if end_stream:
             self._remote_ended(stream_id, stream)
+
+    def _count_empty_data(self, flags: int) -> None:
+        if not flags & FLAG_END_STREAM:
+            self._empty_data_run += 1
+            if self._empty_data_run > MAX_EMPTY_DATA_RUN:
+                raise ProtocolError(ENHANCE_YOUR_CALM, "Too many empty DATA frames")
 
     def _data_not_expected(
         self, stream_id: int, stream: StreamState | None, flow_length: int

@@ -5,11 +5,18 @@ from __future__ import annotations
 from .errors import ProtocolError
 from .frames import ENHANCE_YOUR_CALM, MIN_FRAME_SIZE, PROTOCOL_ERROR
 
-__all__ = ["MAX_CONTINUATIONS", "HeaderBlock"]
+__all__ = ["MIN_CONTINUATIONS", "HeaderBlock", "max_continuations"]
 
-#: CONTINUATION frames allowed per header block: an empty-CONTINUATION flood costs
-#: nothing in bytes, so the count is bounded too.
-MAX_CONTINUATIONS = 64
+#: CONTINUATION frames allowed per header block beyond what a block of the largest
+#: allowed size needs in minimum-size frames: an empty-CONTINUATION flood costs nothing
+#: in bytes, so the count is bounded too.
+MIN_CONTINUATIONS = 64
+
+
+def max_continuations(max_header_list_size: int) -> int:
+    """CONTINUATION frames a block may use: enough for the advertised header list size
+    in 16 KiB frames (the size every client may send), plus a margin."""
+    return MIN_CONTINUATIONS + max_header_list_size // MIN_FRAME_SIZE
 
 
 class HeaderBlock:
@@ -20,6 +27,7 @@ class HeaderBlock:
 
     __slots__ = (
         "_continuations",
+        "_max_continuations",
         "_max_size",
         "_parts",
         "_size",
@@ -44,11 +52,12 @@ class HeaderBlock:
         # A cheap bound on the encoded bytes held; the decoder enforces the exact limit.
         self._max_size = max_header_list_size + MIN_FRAME_SIZE
         self._continuations = 0
+        self._max_continuations = max_continuations(max_header_list_size)
 
     def add(self, fragment: bytes) -> None:
         """A CONTINUATION's fragment; raises :class:`ProtocolError` past the bounds."""
         self._continuations += 1
-        if self._continuations > MAX_CONTINUATIONS:
+        if self._continuations > self._max_continuations:
             raise ProtocolError(PROTOCOL_ERROR, "Too many CONTINUATION frames")
         self._size += len(fragment)
         if self._size > self._max_size:
