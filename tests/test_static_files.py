@@ -255,6 +255,24 @@ def test_traversal_is_a_404(parser_server: ServerHandle, target: str) -> None:
     assert body == b"Not found"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/static/hello.txt/",
+        "/static/hello.txt%2f",
+        "/static/hello.txt/.",
+        "/static/missing/../hello.txt",  # the kernel refuses it: missing is no directory
+        "/static/hello.txt/../hello.txt",
+    ],
+)
+def test_a_file_has_one_url(parser_server: ServerHandle, target: str) -> None:
+    # realpath tidies these up textually; the file system does not, nor does Granian.
+    status, body = raw_request(parser_server.port, target)
+    assert status == 404
+    assert body == b"Not found"
+    assert raw_request(parser_server.port, "/static/nested/../hello.txt") == (200, HELLO)
+
+
 def _unreadable_file(tmp_path: Path) -> tuple[Path, str]:
     """A regular file this process cannot open: its mount and its name.
 

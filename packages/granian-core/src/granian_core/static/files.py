@@ -7,7 +7,9 @@ a path it cannot serve is a 404, never passed on to the app.
 
 Safety: the candidate path is resolved with ``realpath`` (``..`` and symlinks) and
 must stay inside the mount's own real path, compared by whole components; NUL bytes,
-directories (without ``dir_to_file``) and anything but a regular file are 404s.
+directories (without ``dir_to_file``) and anything but a regular file are 404s. The
+candidate is also stat'ed as asked, so what the file system itself refuses (``file/``,
+``missing/../file``) is a 404 too.
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def _stat_inside(mount: StaticMount, candidate: str) -> Found | None:
         real_path = os.path.realpath(candidate)
         if not mount.contains(real_path):
             return None  # ``..`` or a symlink leading out of the mount
-        return real_path, os.stat(real_path)
+        # The path as asked, not as realpath tidied it: the kernel refuses "file/" and
+        # "missing/../file", so a file answers at one URL, not at several.
+        return real_path, os.stat(candidate)
     except (OSError, ValueError):  # missing, not a directory, no permission, loop, too long
         return None
