@@ -77,6 +77,14 @@ def test_py_file_path_is_converted_to_its_dotted_module() -> None:
     assert sys.path[0] == str(APPS.parent.parent)
 
 
+def test_file_path_without_the_py_suffix(tmp_path: Path) -> None:
+    # Granian takes "src/app:app" for src/app.py (Flask's prepare_import does the same).
+    directory, name = _module_dir(tmp_path, "app = 'no suffix'\n")
+    assert load_target(f"{directory / name}:app") == "no suffix"
+    with pytest.raises(TargetLoadError, match="no such file or directory"):
+        load_target(f"{directory / 'missing'}:app")
+
+
 def test_package_directory_path() -> None:
     assert load_target(str(APPS / "pkg")) is hello.app
 

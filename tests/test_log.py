@@ -189,6 +189,25 @@ def test_configure_logging_rejects_an_unknown_level() -> None:
         configure_logging("loud")
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"handlers": {"x": {"class": "nonexist.Handler"}}},
+            "Invalid logging configuration: Unable to configure handler 'x': "
+            "Cannot resolve 'nonexist.Handler': No module named 'nonexist'",
+        ),
+        ({"version": 2}, "Invalid logging configuration: Unsupported version: 2"),
+    ],
+)
+def test_a_config_dictconfig_refuses_is_one_error(config: dict[str, Any], message: str) -> None:
+    # A traceback (three chained, from dictConfig) used to reach the terminal.
+    with pytest.raises(ConfigurationError) as info:
+        configure_logging("info", config)
+    assert str(info.value) == message
+    configure_logging("info")  # back to the default for the other tests
+
+
 def test_disabled_logging_silences_the_server_logger(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("debug", enabled=False)
     server_logger.critical("never shown")

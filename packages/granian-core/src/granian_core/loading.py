@@ -63,6 +63,8 @@ def _module_name(module_ref: str) -> str:
     if not _looks_like_path(module_ref):
         return module_ref
     path = Path(module_ref)
+    if not path.exists() and not module_ref.endswith(".py"):
+        path = Path(module_ref + ".py")  # "src/app" names src/app.py too, as in Granian
     if not path.exists():
         raise TargetLoadError(f"Could not import module {module_ref!r}: no such file or directory")
     return _dotted_name_of(path.resolve())

@@ -107,9 +107,25 @@ def configure_logging(
         log_config.update(copy.deepcopy(config))
     loggers = log_config.setdefault("loggers", {})
     loggers.setdefault("_granian", {})["level"] = log_levels_map[_parse_level(level)]
-    logging.config.dictConfig(log_config)
+    try:
+        logging.config.dictConfig(log_config)
+    except (ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise ConfigurationError(f"Invalid logging configuration: {_describe(exc)}") from None
     if not enabled:
         server_logger.setLevel(_SILENT)
+
+
+def _describe(exc: BaseException) -> str:
+    """dictConfig's error and its causes on one line ("Unable to configure handler 'x':
+    No module named 'nonexist'")."""
+    parts = [str(exc) or type(exc).__name__]
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(parts) < 4:
+        text = str(cause) or type(cause).__name__
+        if not any(text in part for part in parts):  # causes often repeat themselves
+            parts.append(text)
+        cause = cause.__cause__ or cause.__context__
+    return ": ".join(parts)
 
 
 def _parse_level(level: LogLevels | str) -> LogLevels:
