@@ -21,6 +21,7 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from granian_core.config import ServerConfig
 from granian_core.errors import ConfigurationError
 from granian_core.tls import alpn_protocols, build_ssl_context, tls_info
@@ -261,8 +262,42 @@ def test_unreadable_or_wrong_files(pki: PKI, tmp_path: Path) -> None:
     )
     garbage = tmp_path / "garbage.key"
     garbage.write_text("not a key\n")
-    assert _error(ssl_cert=pki.cert, ssl_key=garbage).startswith(
-        f"Cannot load the SSL certificate {pki.cert} with the key {garbage}: "
+    assert _error(ssl_cert=pki.cert, ssl_key=garbage) == (
+        f"The SSL key file {garbage} holds no PEM private key"
+    )
+    pem = pki.cert.read_bytes()
+    truncated = tmp_path / "truncated.pem"
+    truncated.write_bytes(pem[: pem.index(b"-----END CERTIFICATE-----")])
+    assert _error(ssl_cert=truncated, ssl_key=pki.key) == (
+        f"The SSL certificate file {truncated} holds a truncated certificate"
+    )
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_bytes(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+    assert _error(ssl_cert=damaged, ssl_key=pki.key) == (
+        f"Cannot load the SSL certificate {damaged} with the key {pki.key}: "
+        "one of them is not valid PEM"
+    )
+
+
+def test_a_key_of_another_type_does_not_match(pki: PKI, tmp_path: Path) -> None:
+    # OpenSSL says "no certificate assigned" when the key's type differs from the
+    # certificate's (an RSA key for an EC certificate, or the reverse).
+    cert_key = serialization.load_pem_private_key(pki.key.read_bytes(), password=None)
+    other: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if isinstance(cert_key, rsa.RSAPrivateKey)
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    other_type = tmp_path / "other-type.key"
+    other_type.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    assert _error(ssl_cert=pki.cert, ssl_key=other_type) == (
+        f"The SSL key file {other_type} does not match the certificate {pki.cert}"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,11 @@ _MIN_VERSIONS = {"tls1.2": ssl.TLSVersion.TLSv1_2, "tls1.3": ssl.TLSVersion.TLSv
 _ALPN = {"auto": ["h2", "http/1.1"], "1": ["http/1.1"], "2": ["h2"]}
 _ENCRYPTED_KEY_MARKERS = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"Proc-Type: 4,ENCRYPTED")
 _CERT_MARKER = b"-----BEGIN CERTIFICATE-----"
+_CERT_END_MARKER = b"-----END CERTIFICATE-----"
+#: Ends every PEM key header: PRIVATE, RSA/EC PRIVATE, ENCRYPTED PRIVATE.
+_KEY_MARKER = b"PRIVATE KEY-----"
+#: Where OpenSSL's message says it came from ("(_ssl.c:3926)"): noise for a user.
+_SOURCE_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)")
 _CRL_MARKER = b"-----BEGIN X509 CRL-----"
 
 
@@ -124,7 +130,10 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _reason(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc).replace("_", " ").lower()
+    """OpenSSL's reason code in words ("PEM_LIB" → "pem lib"), else its message."""
+    if exc.reason:
+        return str(exc.reason).replace("_", " ").lower()
+    return _SOURCE_LOCATION.sub("", str(exc.strerror or exc))
 
 
 def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, password: str | None) -> bytes:
@@ -132,6 +141,10 @@ def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, password: str | 
     key_pem = _read(key, "SSL key file")
     if _CERT_MARKER not in cert_pem:
         raise ConfigurationError(f"The SSL certificate file {cert} holds no PEM certificate")
+    if cert_pem.count(_CERT_MARKER) != cert_pem.count(_CERT_END_MARKER):
+        raise ConfigurationError(f"The SSL certificate file {cert} holds a truncated certificate")
+    if _KEY_MARKER not in key_pem:
+        raise ConfigurationError(f"The SSL key file {key} holds no PEM private key")
     encrypted = any(marker in key_pem for marker in _ENCRYPTED_KEY_MARKERS)
     if encrypted and password is None:
         raise ConfigurationError(
@@ -143,17 +156,19 @@ def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, password: str | 
     except ssl.SSLError as exc:
         raise ConfigurationError(_chain_error(exc, cert, key, encrypted)) from None
     first = cert_pem.index(_CERT_MARKER)
-    end_marker = b"-----END CERTIFICATE-----"
-    end = cert_pem.index(end_marker, first) + len(end_marker)
+    end = cert_pem.index(_CERT_END_MARKER, first) + len(_CERT_END_MARKER)
     return ssl.PEM_cert_to_DER_cert(cert_pem[first:end].decode("ascii"))
 
 
 def _chain_error(exc: ssl.SSLError, cert: Path, key: Path, encrypted: bool) -> str:
     reason = _reason(exc)
-    if "mismatch" in reason:
+    words = reason.lower()
+    if "mismatch" in words or "no certificate assigned" in words:  # or a key of another type
         return f"The SSL key file {key} does not match the certificate {cert}"
-    if encrypted and ("decrypt" in reason or "pem lib" in reason or "bad password" in reason):
+    if encrypted and ("decrypt" in words or "pem lib" in words or "bad password" in words):
         return f"Cannot decrypt the SSL key file {key}: wrong password"
+    if "pem lib" in words:  # OpenSSL could not decode one of the two
+        reason = "one of them is not valid PEM"
     return f"Cannot load the SSL certificate {cert} with the key {key}: {reason}"
 
 
