@@ -335,7 +335,14 @@ def test_a_current_copy_gets_a_304(client: httpx.Client, headers: dict[str, str]
         ("GET", {"if-modified-since": "not a date"}),
         # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
         ("GET", {"if-none-match": '"stale"', "if-modified-since": HTTP_MTIME}),
-        ("POST", {"if-none-match": ETAG}),
+        ("POST", {"if-modified-since": HTTP_MTIME}),  # for GET and HEAD only
+        ("GET", {"if-match": ETAG}),
+        ("PUT", {"if-match": f'"other", {ETAG}'}),
+        ("GET", {"if-match": "*"}),
+        ("GET", {"if-unmodified-since": HTTP_MTIME}),
+        ("GET", {"if-unmodified-since": "not a date"}),
+        # If-Match wins over If-Unmodified-Since.
+        ("GET", {"if-match": ETAG, "if-unmodified-since": "Sun, 31 Dec 2023 23:59:59 GMT"}),
     ],
 )
 def test_a_stale_copy_gets_the_file(
@@ -344,6 +351,27 @@ def test_a_stale_copy_gets_the_file(
     response = client.request(method, "/static/hello.txt", headers=headers)
     assert response.status_code == 200
     assert response.content == HELLO
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {"if-match": '"other"'}),
+        ("GET", {"if-match": f"W/{ETAG}"}),  # If-Match compares strongly: weak never matches
+        ("HEAD", {"if-unmodified-since": "Sun, 31 Dec 2023 23:59:59 GMT"}),
+        # A condition that would give GET a 304 refuses any other method (RFC 9110 13.1.2).
+        ("POST", {"if-none-match": ETAG}),
+        ("DELETE", {"if-none-match": "*"}),
+        ("GET", {"if-match": '"other"', "if-none-match": ETAG}),  # If-Match is first
+    ],
+)
+def test_a_failed_precondition_gets_a_412(
+    client: httpx.Client, method: str, headers: dict[str, str]
+) -> None:
+    response = client.request(method, "/static/hello.txt", headers=headers)
+    assert response.status_code == 412
+    assert response.content == b""
+    assert response.headers["etag"] == ETAG
 
 
 # -- settings -------------------------------------------------------------------------------------
