@@ -6,11 +6,14 @@ server-side connection in memory (bytes handed across by hand).
 
 from __future__ import annotations
 
+from typing import Any
+
 import h2.config
 import h2.connection
 import h2.events
 import h2.settings
 import pytest
+from granian_core.config import ServerConfig
 from granian_core.http2.connection import ServerConnection
 from granian_core.http2.flow import AdaptiveWindow, ConnectionCredit, StreamCredit
 from granian_core.http2.guards import ControlFrameGuard, ResetRateGuard
@@ -22,7 +25,7 @@ from granian_core.http2.headers import (
     trailer_headers,
 )
 from granian_core.http2.outbound import SendBuffer, SendScheduler, StreamSender
-from granian_core.http2.settings import H2Settings, new_connection
+from granian_core.http2.settings import H2Settings, clamped_options, new_connection
 
 from .test_http2_connection import EventLog, exchange_bytes
 
@@ -397,6 +400,27 @@ def test_settings_clamp_values_http2_forbids() -> None:
     assert settings.connection_window == 65_535  # a connection window cannot shrink
     assert settings.keep_alive_interval == 1.5
     assert settings.keep_alive_timeout == 3.0
+
+
+def test_clamped_options_are_named_once_each() -> None:
+    config = ServerConfig(http2_max_frame_size=1024, http2_initial_stream_window_size=3_000_000_000)
+    assert clamped_options(config) == [
+        "--http2-initial-stream-window-size 3000000000 is outside what HTTP/2 can use "
+        "(0..2147483647): using 2147483647",
+        "--http2-max-frame-size 1024 is outside what HTTP/2 can use (16384..16777215): using 16384",
+    ]
+    assert clamped_options(ServerConfig()) == []
+
+
+def test_the_server_warns_of_clamped_options(granian_proc: Any) -> None:
+    server = granian_proc(
+        "--interface", "asgi", "--http2-max-frame-size", "1024", "tests.apps_cli.hello:app"
+    )
+    _, log = server.stop()
+    assert (
+        "[WARNING] --http2-max-frame-size 1024 is outside what HTTP/2 can use "
+        "(16384..16777215): using 16384"
+    ) in log
 
 
 class Recorder:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .connection import ConnectionEvents
 
-__all__ = ["H2Settings", "new_connection"]
+__all__ = ["H2Settings", "clamped_options", "new_connection"]
 
 #: Adaptive windows never grow beyond this (per stream and per connection).
 ADAPTIVE_WINDOW_LIMIT = 16 * 1024 * 1024
@@ -73,6 +73,23 @@ class H2Settings:
             keep_alive_timeout=float(config.http2_keep_alive_timeout),
             enable_connect_protocol=websockets and config.websockets,
         )
+
+
+def clamped_options(config: ServerConfig) -> list[str]:
+    """One warning per ``http2_*`` option that :meth:`H2Settings.from_config` clamps."""
+    bounds = (
+        ("--http2-initial-stream-window-size", config.http2_initial_stream_window_size, 0,
+         MAX_WINDOW),
+        ("--http2-initial-connection-window-size", config.http2_initial_connection_window_size,
+         DEFAULT_WINDOW, MAX_WINDOW),
+        ("--http2-max-frame-size", config.http2_max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE),
+    )  # fmt: skip
+    return [
+        f"{flag} {value} is outside what HTTP/2 can use ({low}..{high}): using "
+        f"{_clamp(value, low, high)}"
+        for flag, value, low, high in bounds
+        if _clamp(value, low, high) != value
+    ]
 
 
 def new_connection(settings: H2Settings, handler: ConnectionEvents) -> ServerConnection:

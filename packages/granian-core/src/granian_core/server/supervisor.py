@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from granian_core.config import ServerConfig
+from granian_core.http2.settings import clamped_options
 from granian_core.tls import build_ssl_context
 
 from .envfiles import EnvFiles
@@ -105,6 +106,9 @@ class Supervisor:
         configure_logging(config.log_level, config.log_dictconfig, config.log_enabled)
         logger.info("Starting granian (main PID: %s)", os.getpid())
         self._log_options_disabled_by_reload()
+        if config.http != "1":
+            for warning in clamped_options(config):
+                logger.warning(warning)
         pid_file = PidFile(config.pid_file) if config.pid_file else None
         if pid_file is not None:
             pid_file.write()
