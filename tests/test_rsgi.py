@@ -358,7 +358,7 @@ def test_no_response_gives_500_and_is_logged(
             assert time.monotonic() < deadline
             time.sleep(0.01)
     assert response.status_code == 500
-    assert response.content == b""
+    assert response.content == b"Internal server error"
 
 
 def test_exception_gives_500_and_is_logged(

@@ -109,7 +109,7 @@ def test_a_cancelled_future_aborts_the_exchange(client: httpx.Client) -> None:
     assert client.get("/ok").status_code == 200
 
 
-def test_no_response_at_all_is_an_empty_500(client: httpx.Client) -> None:
+def test_no_response_at_all_is_a_500(client: httpx.Client) -> None:
     response = client.get("/nothing")
-    assert (response.status_code, response.content) == (500, b"")
+    assert (response.status_code, response.content) == (500, b"Internal server error")
     assert client.get("/ok").status_code == 200

@@ -327,7 +327,7 @@ def _finish_after_return(exchange: HTTPExchange) -> None:
     if not exchange.response_started:
         if not exchange.disconnected:  # else nobody is waiting: nothing to report
             logger.error("Application callable returned without sending a response")
-        exchange.send_response(500, [], b"")
+        exchange.send_response(500, list(ERROR_HEADERS), ERROR_BODY)  # as for a failure
     elif not exchange.response_complete:
         # The adapter left the body unfinished: the client must not mistake it for whole.
         if not exchange.disconnected:
