@@ -26,7 +26,7 @@ import h2.settings
 import pytest
 import trustme
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Event, TextMessage
+from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 
 from tests.apps import ws_asgi, ws_rsgi
 from tests.helpers import Reports, drain, next_report
@@ -444,6 +444,27 @@ def test_slow_reader_stalls_only_its_own_stream(asgi_srv: Any) -> None:
     # Dropping the connection fails the flood's pending send (an OSError, ASGI 2.4).
     outcomes = {_report_any(ws_asgi.REPORTS) for _ in range(2)}
     assert outcomes == {("disconnect", (1000, "")), ("flood-outcome", "ClientDisconnected")}
+
+
+def test_pings_from_a_peer_that_does_not_read_do_not_pile_up(asgi_srv: Any) -> None:
+    # While the stream cannot take our pongs, only the latest ping is answered, once it can.
+    count = 20_000
+    with h2_client(asgi_srv.port) as client:
+        client.h2.increment_flow_control_window(2**30)
+        stream_id = client.open("/echo")
+        client.unread.add(stream_id)
+        for i in range(count):
+            client.send(stream_id, Ping(b"%06d" % i + b"x" * 100))
+        client.unread.discard(stream_id)
+        client.h2.increment_flow_control_window(2**30, stream_id)  # now it reads
+        client.flush()
+        latest = b"%06d" % (count - 1)
+        pongs: list[bytes] = []
+        while not pongs or pongs[-1] != latest:
+            event = client.next_event(stream_id)
+            assert isinstance(event, Pong), event
+            pongs.append(bytes(event.payload[:6]))
+    assert len(pongs) < count // 2
 
 
 def _report_any(reports: queue.Queue[tuple[str, Any]]) -> tuple[str, Any]:

@@ -184,6 +184,29 @@ def test_ping_gets_a_pong_with_its_payload(srv: Any) -> None:
     assert (frame.opcode, frame.payload) == (OP_PONG, b"payload")
 
 
+def test_pings_from_a_peer_that_does_not_read_do_not_pile_up(srv: Any) -> None:
+    # Every pong queued for a peer that does not read grew the worker without bound; while
+    # our writes wait, only the latest ping is answered (RFC 6455 §5.5.3).
+    count = 100_000
+    with RawWebSocket(srv.port, timeout=WAIT, rcvbuf=4096) as raw:
+        status, _, _ = raw.handshake("/echo")
+        assert status == 101
+        pings = b"".join(encode_frame(OP_PING, b"%06d" % i + b"x" * 119) for i in range(count))
+        raw.send(pings + encode_frame(OP_TEXT, b"end"))
+        latest = b"%06d" % (count - 1)
+        pongs = []
+        echoed = False
+        while not pongs or pongs[-1] != latest:  # the latest one is answered once we read
+            frame = raw.read_frame()
+            if frame.opcode == OP_TEXT:
+                echoed = True
+            else:
+                assert frame.opcode == OP_PONG
+                pongs.append(frame.payload[:6])
+        assert echoed or raw.read_frame().payload == b"end"
+    assert len(pongs) < count // 2
+
+
 def test_fragments_with_an_interleaved_ping(srv: Any) -> None:
     with _open(srv) as raw:
         raw.send_frame(OP_TEXT, b"frag", fin=False)

@@ -132,6 +132,13 @@ class H2WebSocketStream(H2Exchange):
         if self.session is not None:
             self.session.shutdown()
 
+    def _wake_drain(self) -> None:
+        # Called when send space frees up (the stream's buffer or the transport).
+        super()._wake_drain()
+        session = self.session
+        if session is not None and not self.disconnected:
+            session.writable()
+
     # == Carrier =================================================================================
     def send_accept(self, headers: Headers) -> None:
         if self.response_started:

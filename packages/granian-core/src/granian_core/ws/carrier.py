@@ -61,5 +61,8 @@ class SessionEvents(Protocol):
     def connection_lost(self) -> None:
         """The connection/stream is gone."""
 
+    def writable(self) -> None:
+        """Writes may go on: the peer read what held them back (``write_paused`` is over)."""
+
     def shutdown(self) -> None:
         """The worker is stopping: close the session with 1001."""

@@ -164,6 +164,8 @@ class H1Carrier(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         self._wake_drain_waiter()
+        if self.session is not None:
+            self.session.writable()
 
     # == the worker's connection registry ===================================================
     def shutdown(self) -> None:

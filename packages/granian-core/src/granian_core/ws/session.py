@@ -72,6 +72,7 @@ class CoreSession(WebSocketSession):
         "_limits",
         "_loop",
         "_messages",
+        "_pending_pong",
         "_ping_sent_at",
         "_queued_bytes",
         "_read_paused",
@@ -140,6 +141,7 @@ class CoreSession(WebSocketSession):
         self._input_ended = False
         self._end_reported = False
         self._read_paused = False
+        self._pending_pong: bytes | None = None
         self._shutting_down = False
         self._keepalive: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -294,6 +296,16 @@ class CoreSession(WebSocketSession):
             self._codec.release_handler()
         self._wake()
 
+    def writable(self) -> None:
+        """The peer caught up with our writes: answer the ping held back meanwhile."""
+        payload = self._pending_pong
+        codec = self._codec
+        if payload is None or codec is None or self._carrier.write_paused:
+            return
+        self._pending_pong = None
+        if codec.state is _OPEN:
+            self._carrier.write(codec.pong(payload))
+
     def shutdown(self) -> None:
         """The worker stops: close an open session with 1001 (an unanswered one on accept)."""
         self._shutting_down = True
@@ -316,8 +328,14 @@ class CoreSession(WebSocketSession):
 
     def ping_received(self, payload: bytes) -> None:
         codec = self._codec
-        if codec is not None and codec.state is _OPEN:
-            self._carrier.write(codec.pong(payload))
+        if codec is None or codec.state is not _OPEN:
+            return
+        if self._carrier.write_paused:
+            # A peer that pings and does not read would have its pongs pile up without
+            # bound: only the latest is kept, answered once it reads (RFC 6455 §5.5.3).
+            self._pending_pong = payload
+            return
+        self._carrier.write(codec.pong(payload))
 
     def pong_received(self, payload: bytes) -> None:
         """Nothing to do: any inbound bytes count as life (``_last_seen``)."""
