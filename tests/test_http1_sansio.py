@@ -207,6 +207,22 @@ def test_websocket_upgrade_is_flagged_and_parsing_continues(parser: str) -> None
     assert events.count(END_OF_BODY) == 2
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"foo/1, WebSocket", b"websocket"),  # a list, websocket anywhere in it
+        (b"websocket , h2c", b"websocket"),
+        (b"h2c", b"h2c"),
+        (b"foo, bar", b"foo, bar"),
+    ],
+)
+def test_upgrade_is_a_list_of_protocols(parser: str, value: bytes, expected: bytes) -> None:
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: " + value + b"\r\n\r\n"
+    head = feed_all(parser, raw)[0]
+    assert isinstance(head, RequestHead)
+    assert head.upgrade == expected
+
+
 def test_upgrade_header_without_connection_upgrade_is_no_upgrade(parser: str) -> None:
     head = feed_all(parser, b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")[0]
     assert isinstance(head, RequestHead)

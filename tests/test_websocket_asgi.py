@@ -133,12 +133,18 @@ def test_subprotocol_is_negotiated(srv: Any) -> None:
 
 
 def test_accept_with_headers(srv: Any) -> None:
-    with _ws(srv, "/headers") as ws:
+    # The client would fail the handshake on the app's handshake fields: they are dropped.
+    with _ws(srv, "/headers", compression=None) as ws:
         headers = ws.response.headers
         assert headers["x-custom"] == "yes"
         assert headers["set-cookie"] == "a=1"
         assert headers["server"] == "granian"
         assert "date" in headers
+        assert headers.get_all("sec-websocket-accept") == [headers["sec-websocket-accept"]]
+        assert headers["sec-websocket-accept"] != "bogus"
+        assert "sec-websocket-extensions" not in headers  # never negotiated
+        assert headers.get_all("connection") == ["Upgrade"]
+        assert headers.get_all("upgrade") == ["websocket"]
 
 
 def test_deflate_is_negotiated_when_offered(srv: Any) -> None:

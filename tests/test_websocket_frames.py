@@ -386,6 +386,42 @@ def test_long_close_reason_is_cut_on_a_character_boundary() -> None:
     assert (events[0].code, events[0].reason) == (1000, "é" * 61)
 
 
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "permessage-deflate; client_max_window_bits; client_max_window_bits",  # twice
+        "permessage-deflate; server_no_context_takeover=1",  # a value on a flag
+        "permessage-deflate; client_no_context_takeover=",
+        "permessage-deflate; server_max_window_bits",  # needs its value
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; client_max_window_bits=7",
+        "permessage-deflate; client_max_window_bits=010",
+        "permessage-deflate; client_max_window_bits=abc",
+        "permessage-deflate; unknown_param",
+        "permessage-deflate; =1",
+    ],
+)
+def test_an_invalid_deflate_offer_is_declined(offer: str) -> None:
+    # RFC 7692 §7: a server MUST decline these (the duplicate and the value used to pass).
+    answer, _ = negotiate_extensions([offer], LIMIT, True)
+    assert answer is None
+
+
+@pytest.mark.parametrize(
+    ("offer", "answer"),
+    [
+        ("permessage-deflate", b"permessage-deflate"),
+        ("permessage-deflate; client_max_window_bits", b"permessage-deflate"),
+        ('permessage-deflate; client_max_window_bits="10"', b"client_max_window_bits=10"),
+        ("permessage-deflate; server_no_context_takeover", b"server_no_context_takeover"),
+    ],
+)
+def test_a_valid_deflate_offer_is_accepted(offer: str, answer: bytes) -> None:
+    accepted, _ = negotiate_extensions(["x-unknown", offer], LIMIT, True)
+    assert accepted is not None
+    assert answer in accepted
+
+
 # -- the wsproto-backed codec (deflate sessions) agrees --------------------------------------------
 def _wsproto_codec(limit: int = LIMIT) -> tuple[WsprotoCodec, Recorder]:
     recorder = Recorder()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -205,6 +207,21 @@ def test_pings_from_a_peer_that_does_not_read_do_not_pile_up(srv: Any) -> None:
                 pongs.append(frame.payload[:6])
         assert echoed or raw.read_frame().payload == b"end"
     assert len(pongs) < count // 2
+
+
+def test_a_send_racing_the_clients_close_is_not_an_app_error(
+    srv: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The message and the close arrive together: the echo's send finds the session closed
+    # by the client. The app is not at fault, so no error line (debug only).
+    with caplog.at_level(logging.DEBUG, logger="_granian"), _open(srv) as raw:
+        raw.send(encode_frame(OP_TEXT, b"last") + encode_frame(OP_CLOSE, close_payload(1000)))
+        _closed_with(raw, 1000)
+        deadline = time.monotonic() + WAIT
+        while "WebSocket client went away" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.01)
+    assert "Application callable raised an exception" not in caplog.text
 
 
 def test_fragments_with_an_interleaved_ping(srv: Any) -> None:

@@ -97,7 +97,16 @@ async def scope_fields(scope: Scope, receive: Receive, send: Send) -> None:
 
 @route("/headers")
 async def accept_headers(scope: Scope, receive: Receive, send: Send) -> None:
-    await _accept(receive, send, headers=[(b"x-custom", b"yes"), (b"set-cookie", b"a=1")])
+    headers = [
+        (b"x-custom", b"yes"),
+        (b"set-cookie", b"a=1"),
+        # The handshake's own fields: ours win, the app's are dropped.
+        (b"Sec-WebSocket-Accept", b"bogus"),
+        (b"sec-websocket-extensions", b"permessage-deflate"),
+        (b"connection", b"close"),
+        (b"upgrade", b"h2c"),
+    ]
+    await _accept(receive, send, headers=headers)
     await send({"type": "websocket.close"})
 
 

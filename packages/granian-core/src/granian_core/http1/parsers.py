@@ -158,7 +158,12 @@ def upgrade_protocol(connection: bytes | None, upgrade: bytes | None) -> bytes |
         return None
     if b"upgrade" not in connection_tokens(connection):
         return None
-    return upgrade.strip().lower()
+    protocols = upgrade.strip().lower()
+    # Upgrade is a list, in the client's order of preference (RFC 9110 §7.8): WebSocket
+    # is the one protocol we can switch to, wherever it stands.
+    if b"," in protocols and b"websocket" in connection_tokens(protocols):
+        return b"websocket"
+    return protocols
 
 
 def announces_body(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -166,16 +166,47 @@ def negotiate_extensions(
     if compression:
         for offer in offers:
             name, _, params = offer.partition(";")
-            if name.strip() != _DEFLATE or not _known_params(params):
+            normalized = _normalized_offer(params) if name.strip() == _DEFLATE else None
+            if normalized is None:
                 continue
             deflate = BoundedDeflate(guard)
-            accepted = deflate.accept(offer)
+            accepted = deflate.accept(normalized)
             if isinstance(accepted, str):
                 header = _DEFLATE + "; " + accepted if accepted else _DEFLATE
                 return header.encode("ascii"), [deflate, guard]
     return None, [guard]
 
 
-def _known_params(params: str) -> bool:
-    names = (param.partition("=")[0].strip() for param in params.split(";"))
-    return all(name in _DEFLATE_PARAMS for name in names if name)
+def _normalized_offer(params: str) -> str | None:
+    """The offer with its parameters checked and unquoted, for wsproto; ``None`` to
+    decline it. RFC 7692 §7 lets a server accept only parameters it defines, each at most
+    once, the no-context-takeover ones without a value, window bits 8..15 (required for
+    the server's, optional for the client's), a value possibly a quoted-string (§7.1)."""
+    parts = [_DEFLATE]
+    seen: set[str] = set()
+    for param in params.split(";"):
+        name, has_value, raw = param.partition("=")
+        name = name.strip()
+        if not name:
+            if has_value:
+                return None
+            continue
+        if name not in _DEFLATE_PARAMS or name in seen:
+            return None
+        seen.add(name)
+        value = raw.strip()
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if name.endswith("no_context_takeover"):
+            if has_value:
+                return None
+            parts.append(name)
+        elif has_value or name == "server_max_window_bits":
+            if not (value.isascii() and value.isdigit() and value[0] != "0"):
+                return None
+            if not 8 <= int(value) <= 15:
+                return None
+            parts.append(f"{name}={value}")
+        else:
+            parts.append(name)
+    return "; ".join(parts)

@@ -5,7 +5,7 @@ The same promises as for HTTP, mapped onto the handshake:
 - the handler raises before the handshake was answered: log ``Application
   callable raised an exception`` and answer 500 ``Internal server error``;
   after ``accept``: close with 1011 (a ``ClientDisconnected`` from a session
-  whose client is gone is only logged at debug level);
+  whose client is gone, or has sent its close frame, is only logged at debug level);
 - the handler returns without answering the handshake: 403 (as ASGI servers
   answer a close before accept); after ``accept`` with the session still open:
   close with 1000;
@@ -47,8 +47,8 @@ async def run_session(
     try:
         await interface.handle_websocket(session)
     except Exception as exc:
-        if isinstance(exc, ClientDisconnected) and session.disconnected:
-            # A send to a client that left (ASGI raises OSError then): not an app bug.
+        if isinstance(exc, ClientDisconnected) and (session.disconnected or session.peer_closed):
+            # A send to a client that left or closed (ASGI raises OSError then): no app bug.
             logger.debug("WebSocket client went away: %s", exc)
         else:
             logger.exception("Application callable raised an exception")

@@ -148,6 +148,11 @@ class CoreSession(WebSocketSession):
         self._last_seen = 0.0
         self._ping_sent_at: float | None = None
 
+    @property
+    def peer_closed(self) -> bool:
+        """The client sent its close frame (or left): nothing more comes from it."""
+        return self._input_ended
+
     # == handshake ========================================================================
     def accept(self, subprotocol: str | None = None, headers: Headers | None = None) -> None:
         if self.status:
@@ -164,7 +169,9 @@ class CoreSession(WebSocketSession):
         if answer is not None:
             extra.append((b"sec-websocket-extensions", answer))
         if headers:
-            extra.extend(headers)
+            # The handshake's own fields are ours: an app's copy would contradict them (two
+            # accept keys, an extension never negotiated) and the client would fail it.
+            extra.extend(pair for pair in headers if _lower(pair[0]) not in _HANDSHAKE_FIELDS)
         self._carrier.send_accept(extra)  # raises on bad headers, before anything is sent
         self.status = 101
         self.accepted = True
@@ -444,6 +451,25 @@ class CoreSession(WebSocketSession):
         self._ping_sent_at = now
         self._carrier.write(codec.ping(b""))
         self._arm_keepalive(now + self._limits.pong_timeout)
+
+
+#: Response fields the handshake sets itself (the subprotocol comes as an argument).
+_HANDSHAKE_FIELDS = frozenset(
+    {
+        b"connection",
+        b"upgrade",
+        b"sec-websocket-accept",
+        b"sec-websocket-extensions",
+        b"content-length",
+        b"transfer-encoding",
+    }
+)
+
+
+def _lower(name: object) -> bytes:
+    """A header name lower-cased; ``b""`` for a name of another type (kept, for the
+    carrier to refuse with its usual error)."""
+    return bytes(name).lower() if isinstance(name, (bytes, bytearray)) else b""
 
 
 def _as_bytes(data: object) -> bytes:
