@@ -224,3 +224,32 @@ def test_sigterm_lets_in_flight_requests_finish(
     assert "Granian shutdown completed, see ya!" in out
     with pytest.raises(httpx.TransportError):
         httpx.get(proc.url, timeout=2)  # nothing listens any more
+
+
+def test_new_connections_are_refused_during_a_graceful_shutdown(
+    granian_proc: Callable[..., GranianProcess], tmp_path: Path
+) -> None:
+    # Granian's behaviour: refused at once. Were the main process to keep its copy of the
+    # listening socket, the kernel would accept them, to hang and then be reset.
+    proc = granian_proc(*START)
+    in_app = tmp_path / "in-app"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(httpx.get, f"{proc.url}/slower?{in_app}", timeout=20)
+        deadline = time.monotonic() + 10
+        while not in_app.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert in_app.exists(), "the request never reached the app"
+        proc.proc.terminate()
+        refused = False
+        deadline = time.monotonic() + 2
+        while not refused and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", proc.port), timeout=0.5).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        assert refused
+        assert not slow.done()  # while the in-flight request is still being served
+        assert slow.result().status_code == 200
+    proc.proc.wait(timeout=15)
+    assert proc.stop()[0] == 0

@@ -134,11 +134,14 @@ class Supervisor:
             code = self._supervise()
         finally:
             logger.info("Shutting down granian")
+            # Our copy of the listening sockets first: while any process holds one, the
+            # kernel keeps accepting connections that no worker will serve (they would
+            # hang until the workers are gone, then be reset, instead of being refused).
+            self._close_sockets()
             self.metrics.stop()
             if self._reloader is not None:
                 self._reloader.stop()
             self._stop_workers(list(self._workers.values()))
-            self._close_sockets()
             for hook in self.hooks.shutdown:
                 hook()
             if pid_file is not None:
