@@ -247,9 +247,14 @@ def test_environ_url_path_prefix(serve: Callable[..., Any]) -> None:
         environ = http.get("/api/environ").json()
         assert environ["SCRIPT_NAME"] == "/api"
         assert environ["PATH_INFO"] == "/environ"
-        # A path outside the prefix is left whole.
+        # A path outside the prefix is left whole, with no SCRIPT_NAME: PEP 3333 rebuilds
+        # the URL from both, and it must be the one the client asked for.
         outside = http.get("/apiother")
         assert outside.text == "no route for /apiother"
+        environ = http.get("/environ").json()
+        assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("", "/environ")
+        # The prefix is matched as sent: an encoded slash does not end it.
+        assert http.get("/api%2Fenviron").text == "no route for /api/environ"
 
 
 def test_environ_on_unix_socket(serve: Callable[..., Any], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from granian_core.caches import remember
 from granian_core.urlpath import unquote_path
@@ -62,6 +63,7 @@ class EnvironBuilder:
     def __init__(self, url_path_prefix: str | None, multiprocess: bool) -> None:
         prefix = (url_path_prefix or "").rstrip("/")
         self.script_name = prefix
+        self._raw_prefix = quote(prefix).encode("ascii")
         self.base = _base_environ(prefix, multiprocess)
         self._keys: dict[bytes, str] = dict(_CGI_HEADERS)
         #: id(conn) → (conn, its keys): the same for every request of a keep-alive
@@ -75,7 +77,10 @@ class EnvironBuilder:
         environ.update(self._connection_keys(exchange.conn))
         environ["REQUEST_METHOD"] = exchange.method
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(exchange.http_version, "HTTP/1.1")
-        environ["PATH_INFO"] = self._path_info(exchange.raw_path)
+        if self.script_name:
+            environ["SCRIPT_NAME"], environ["PATH_INFO"] = self._split_prefix(exchange.raw_path)
+        else:
+            environ["PATH_INFO"] = _decoded(exchange.raw_path)
         query = exchange.query_string
         environ["QUERY_STRING"] = query.decode("latin-1") if query else ""
         self._add_headers(environ, exchange.headers)
@@ -83,15 +88,19 @@ class EnvironBuilder:
             environ["HTTP_HOST"] = exchange.authority
         return environ
 
-    def _path_info(self, raw_path: bytes) -> str:
-        # PEP 3333: the decoded path's bytes, each read as one latin-1 character.
-        path = unquote_path(raw_path).decode("latin-1")
-        prefix = self.script_name
-        if prefix and path.startswith(prefix):
-            rest = path[len(prefix) :]
-            if not rest or rest[0] == "/":
-                return rest
-        return path
+    def _split_prefix(self, raw_path: bytes) -> tuple[str, str]:
+        """SCRIPT_NAME and PATH_INFO under ``--url-path-prefix``.
+
+        The prefix is matched on the path as sent, by whole segments: ``/api%2Fx`` is
+        not under ``/api``, and a path outside the prefix has an empty SCRIPT_NAME
+        (PEP 3333 rebuilds the URL from both: the prefix must not appear in it).
+        """
+        prefix = self._raw_prefix
+        if raw_path.startswith(prefix):
+            rest = raw_path[len(prefix) :]
+            if not rest or rest[:1] == b"/":
+                return self.script_name, _decoded(rest)
+        return "", _decoded(raw_path)
 
     def _add_headers(self, environ: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
         keys = self._keys
@@ -135,6 +144,11 @@ class EnvironBuilder:
             keys.update(ssl_environ(conn.tls))
         remember(self._conn_keys, id(conn), (conn, keys), _CONN_CACHE_LIMIT)
         return keys
+
+
+def _decoded(raw_path: bytes) -> str:
+    """PEP 3333: the decoded path's bytes, each read as one latin-1 character."""
+    return unquote_path(raw_path).decode("latin-1")
 
 
 def _base_environ(script_name: str, multiprocess: bool) -> dict[str, Any]:
