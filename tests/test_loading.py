@@ -112,7 +112,10 @@ def test_factory_failure_is_one_line(tmp_path: Path) -> None:
     directory, name = _module_dir(tmp_path, source)
     with pytest.raises(TargetLoadError) as info:
         load_target(f"{name}:make", factory=True, working_dir=directory)
-    assert str(info.value) == f"Error calling factory '{name}:make': ValueError: bad settings"
+    assert str(info.value) == (
+        f"Error calling factory '{name}:make': ValueError: bad settings"
+        f" (at {directory / name}.py:2)"  # outside the current dir: absolute
+    )
 
 
 # -- sys.path -----------------------------------------------------------------------------------
@@ -181,8 +184,10 @@ def test_import_error_inside_the_module_names_both() -> None:
 def test_other_errors_at_import_time() -> None:
     with pytest.raises(TargetLoadError) as info:
         load_target("tests.apps_cli.raises_on_import")
+    # One line still, and it says where in the app's code (relative to the current dir).
     assert str(info.value) == (
         "Error importing 'tests.apps_cli.raises_on_import': RuntimeError: boom at import time"
+        " (at tests/apps_cli/raises_on_import.py:3)"
     )
 
 

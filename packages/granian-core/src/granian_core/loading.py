@@ -8,6 +8,7 @@ with one line naming the module, which the worker prints as-is.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -112,7 +113,7 @@ def _is_target_itself(missing: str | None, module_name: str) -> bool:
 
 
 def _import_error(module_name: str, exc: BaseException) -> TargetLoadError:
-    return TargetLoadError(f"Error importing {module_name!r}: {_one_line(exc)}")
+    return TargetLoadError(f"Error importing {module_name!r}: {_one_line(exc)}{_where(exc)}")
 
 
 def _resolve_attribute(module: Any, module_name: str, attribute: str) -> Any:
@@ -133,7 +134,28 @@ def _call_factory(factory: Any, target: str) -> Any:
     try:
         return factory()
     except Exception as exc:
-        raise TargetLoadError(f"Error calling factory {target!r}: {_one_line(exc)}") from exc
+        raise TargetLoadError(
+            f"Error calling factory {target!r}: {_one_line(exc)}{_where(exc)}"
+        ) from exc
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at FILE:LINE)``: where in the app's code ``exc`` was raised, so the one line
+    still leads to the bug. Empty for a SyntaxError (its message says where) and for a
+    missing module (the import statement is not the bug)."""
+    if isinstance(exc, (SyntaxError, ModuleNotFoundError)):
+        return ""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    with contextlib.suppress(ValueError):  # another drive (Windows): keep it absolute
+        relative = os.path.relpath(filename)
+        if not relative.startswith(os.pardir):
+            filename = relative
+    return f" (at {filename}:{tb.tb_lineno})"
 
 
 def _one_line(exc: BaseException) -> str:
