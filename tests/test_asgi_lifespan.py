@@ -98,6 +98,7 @@ def test_cli_startup_failure_exits_non_zero_with_message(granian_proc: Callable[
     code, output = proc.stop()
     assert code != 0
     assert "database unreachable" in output
+    assert "Started worker-1" not in output  # only once startup succeeded (as Granian)
 
 
 def test_cli_asginl_serves_despite_failing_lifespan(granian_proc: Callable[..., Any]) -> None:

@@ -66,8 +66,9 @@ def test_a_clean_stop_leaves_no_resource_unclosed(
 def test_a_worker_signalled_as_its_loop_starts_does_not_hang(
     granian_proc: Callable[..., GranianProcess], tmp_path: Path
 ) -> None:
-    """A SIGTERM between "Started worker-1" and the loop's first turn ends the worker
-    (uvloop dropped it while the handlers were added before the loop ran)."""
+    """A SIGTERM as the worker starts serving ends it ("Started worker-1" is logged in the
+    running loop, right after the app's startup; uvloop once dropped a signal that came
+    after its handlers were added but before the loop ran)."""
     log_config = tmp_path / "log.json"
     log_config.write_text(json.dumps(_SIGNAL_ON_START_LOGGING))
     # Not waiting for the port: the server may be gone before a connection is tried.
@@ -121,6 +122,20 @@ def test_respawn_failed_workers_replaces_a_crashed_worker(
     assert out.count("Spawning worker-1 with PID") == 2
 
 
+def test_a_crash_loop_stops_the_server(granian_proc: Callable[..., GranianProcess]) -> None:
+    proc = granian_proc("--respawn-failed-workers", *START)
+    first = worker_pid(proc.url)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{proc.url}/crash", timeout=10)
+    wait_for_new_worker(proc.url, first)
+    with pytest.raises(httpx.TransportError):  # again, within 5.5 s of the respawn
+        httpx.get(f"{proc.url}/crash", timeout=10)
+    proc.proc.wait(timeout=20)
+    code, out = proc.stop()
+    assert code == 1
+    assert "[ERROR] Worker crash loop detected, exiting" in out  # Granian's words
+
+
 def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) -> None:
     proc = granian_proc("--respawn-interval", "0.2", *START)
     first = worker_pid(proc.url)
@@ -129,7 +144,7 @@ def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) ->
     assert second != first
     code, out = proc.stop()
     assert code == 0
-    assert "[INFO] Reloading granian" in out
+    assert "[INFO] HUP signal received, gracefully respawning workers.." in out
 
 
 def test_two_workers_both_serve(granian_proc: Callable[..., GranianProcess]) -> None:
@@ -198,7 +213,7 @@ def test_unix_socket(tmp_path: Path) -> None:
     finally:
         code, out = handle.stop()
     assert code == 0
-    assert f"Listening at: unix:{path}" in out
+    assert f"Listening at: http://unix:{path}" in out  # Granian's form
     assert not path.exists()
 
 

@@ -120,7 +120,7 @@ class Supervisor:
             tls = build_ssl_context(config) is not None  # file errors: one line, before workers
             self._sockets = [bind_listener(config)]
             for sock in self._sockets:
-                logger.info("Listening at: %s", describe(sock, tls))
+                logger.info("Listening at: %s", _listening_at(sock, tls))
             if self.metrics.wanted:
                 self.metrics.start(self._mp)
             set_title(main_title(config, self.target, self._sockets))
@@ -305,7 +305,7 @@ class Supervisor:
         if not self.config.respawn_failed_workers:
             return False
         if worker.respawned and time.monotonic() - worker.started_at < _CRASH_LOOP_SECONDS:
-            logger.error("worker-%d is crash-looping: stopping", worker.worker_id)
+            logger.error("Worker crash loop detected, exiting")  # Granian's words
             return False
         logger.info("Respawning worker-%d", worker.worker_id)
         self._spawn(worker.worker_id, respawned=True)
@@ -325,7 +325,7 @@ class Supervisor:
 
     def _rolling_restart(self) -> None:
         """SIGHUP: re-read env files, run reload hooks, respawn each worker in turn."""
-        logger.info("Reloading granian")
+        logger.info("HUP signal received, gracefully respawning workers..")  # Granian's words
         self._before_reload()
         for worker_id in range(1, self.config.workers + 1):
             if self._stop_requested:
@@ -388,3 +388,10 @@ def _wakeup_pair() -> tuple[socket.socket, socket.socket]:
     reader.setblocking(False)
     writer.setblocking(False)
     return reader, writer
+
+
+def _listening_at(sock: socket.socket, tls: bool) -> str:
+    """The address of Granian's ``Listening at`` line: a scheme even for a Unix socket
+    (``http://unix:/run/app.sock``), as Granian writes it."""
+    address = describe(sock, tls)
+    return address if address.startswith("http") else f"{'https' if tls else 'http'}://{address}"

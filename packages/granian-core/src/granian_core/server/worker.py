@@ -17,6 +17,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from granian_core.config import ServerConfig
@@ -177,9 +178,19 @@ def build_interface(
     return with_static_files(interface, config)
 
 
-async def serve_interface(interface: Interface, server: WorkerServer, stop: asyncio.Event) -> None:
-    """Startup, serve until ``stop``, shutdown: the interface's whole async life."""
+async def serve_interface(
+    interface: Interface,
+    server: WorkerServer,
+    stop: asyncio.Event,
+    started: Callable[[], None] | None = None,
+) -> None:
+    """Startup, serve until ``stop``, shutdown: the interface's whole async life.
+
+    ``started`` is called once startup succeeded, before serving.
+    """
     await interface.startup()
+    if started is not None:
+        started()
     try:
         await server.serve(stop)
     finally:
@@ -237,10 +248,12 @@ def run_worker(spec: WorkerSpec) -> None:
 
     stop = asyncio.Event()
     server = WorkerServer(config, interface, spec.sockets, ssl_context, metrics_slot=spec.metrics)
-    logger.info("Started %s", name)
     code = EXIT_OK
     try:
-        loop.run_until_complete(_serve_until_signalled(interface, server, stop))
+        # "Started" once the app's startup (ASGI lifespan) succeeded: never before a
+        # failure, as in Granian.
+        started = partial(logger.info, "Started %s", name)
+        loop.run_until_complete(_serve_until_signalled(interface, server, stop, started))
     except StartupFailed as exc:
         logger.error("Application startup failed: %s", exc)
         code = EXIT_STARTUP_FAILED
@@ -287,7 +300,7 @@ def _exit_with_parent() -> None:
 
 
 async def _serve_until_signalled(
-    interface: Interface, server: WorkerServer, stop: asyncio.Event
+    interface: Interface, server: WorkerServer, stop: asyncio.Event, started: Callable[[], None]
 ) -> None:
     """``serve_interface`` with SIGTERM/SIGINT setting ``stop``.
 
@@ -297,7 +310,7 @@ async def _serve_until_signalled(
     applies, as while the app loads.
     """
     _install_signal_handlers(asyncio.get_running_loop(), stop)
-    await serve_interface(interface, server, stop)
+    await serve_interface(interface, server, stop, started)
 
 
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
