@@ -19,11 +19,20 @@ WAIT = 10.0
 
 
 # -- trusted hosts -------------------------------------------------------------------------
-@pytest.mark.parametrize("spec", ["*", ["*"], "10.0.0.1, *"])
+@pytest.mark.parametrize("spec", ["*", ["*"], ("*",), " * "])
 def test_star_trusts_everyone(spec: str | list[str]) -> None:
     trusted = TrustedHosts(spec)
     assert "203.0.113.9" in trusted
     assert "some-name" in trusted
+    assert None in trusted  # no peer address (a Unix socket)
+
+
+@pytest.mark.parametrize("spec", ["10.0.0.1, *", ["10.0.0.1", "*"]])
+def test_star_beside_other_entries_is_a_literal(spec: str | list[str]) -> None:
+    # As in Granian: a list cannot open up to everyone by one stray entry.
+    trusted = TrustedHosts(spec)
+    assert "10.0.0.1" in trusted
+    assert "203.0.113.9" not in trusted
 
 
 def test_comma_separated_string() -> None:
@@ -134,9 +143,26 @@ def test_asgi_untrusted_peer_is_ignored() -> None:
     assert scope["scheme"] == "http"
 
 
-def test_asgi_without_client_is_ignored() -> None:
-    scope = run_asgi(http_scope([(b"x-forwarded-for", b"203.0.113.7")], client=None), "*")
-    assert scope["client"] is None
+def test_asgi_without_client_is_trusted_by_star_only() -> None:
+    # A Unix socket has no peer address: nginx in front of it needs "*", as with Granian.
+    headers = [(b"x-forwarded-for", b"203.0.113.7"), (b"x-forwarded-proto", b"https")]
+    scope = run_asgi(http_scope(headers, client=None), "*")
+    assert (scope["client"], scope["scheme"]) == (("203.0.113.7", 0), "https")
+    scope = run_asgi(http_scope(headers, client=None), "127.0.0.1")
+    assert (scope["client"], scope["scheme"]) == (None, "http")
+
+
+def test_asgi_empty_forwarded_for_lines_are_skipped() -> None:
+    headers = [(b"x-forwarded-for", b" "), (b"x-forwarded-for", b"203.0.113.7")]
+    assert run_asgi(http_scope(headers), "*")["client"] == ("203.0.113.7", 0)
+
+
+@pytest.mark.parametrize("forwarded_for", [b"", b" ", b"203.0.113.7,"])
+def test_asgi_proto_needs_a_client_named(forwarded_for: bytes) -> None:
+    # "203.0.113.7,": the hop nearest to us, empty, is the first untrusted one: no one.
+    headers = [(b"x-forwarded-for", forwarded_for), (b"x-forwarded-proto", b"https")]
+    scope = run_asgi(http_scope(headers))
+    assert (scope["client"], scope["scheme"]) == (("127.0.0.1", 50000), "http")
 
 
 def test_asgi_proto_without_forwarded_for_is_ignored() -> None:
@@ -245,6 +271,13 @@ def run_wsgi(environ: dict[str, Any], trusted_hosts: Any = "127.0.0.1") -> dict[
 
 def wsgi_environ(**headers: str) -> dict[str, Any]:
     return {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", **headers}
+
+
+def test_wsgi_proto_needs_a_client_named() -> None:
+    environ = run_wsgi(
+        wsgi_environ(HTTP_X_FORWARDED_FOR="203.0.113.7,", HTTP_X_FORWARDED_PROTO="https")
+    )
+    assert (environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]) == ("127.0.0.1", "http")
 
 
 def test_wsgi_trusted_peer_gets_client_and_scheme() -> None:

@@ -41,21 +41,25 @@ def wrap_asgi_with_proxy_headers(
 
 def _apply_forwarded_headers(scope: Scope, trusted: TrustedHosts) -> None:
     client = scope.get("client")
-    if client is None or client[0] not in trusted:
+    # No client (a Unix socket): only "*" trusts it, as nginx in front of a socket needs.
+    if (client[0] if client else None) not in trusted:
         return
     proto = ""
     forwarded_for: list[str] = []
     for name, value in scope["headers"]:
         if name == b"x-forwarded-for":
-            forwarded_for.append(value.decode("latin-1"))
+            forwarded = value.decode("latin-1").strip()
+            if forwarded:  # an empty line names no one: the others still count
+                forwarded_for.append(forwarded)
         elif name == b"x-forwarded-proto" and not proto:
             proto = value.decode("latin-1").strip()
-    # The proto alone proves nothing about the hop that set it: require X-Forwarded-For.
+    # The proto alone proves nothing about the hop that set it: it needs a client named.
     if not forwarded_for:
         return
     host = trusted.client_host(", ".join(forwarded_for))
-    if host:
-        scope["client"] = (host, 0)
+    if not host:
+        return
+    scope["client"] = (host, 0)
     if proto in _SCHEMES:
         if scope["type"] == "websocket":
             proto = proto.replace("http", "ws")

@@ -1,7 +1,8 @@
 """Which peers may speak for a client: the ``trusted_hosts`` rules.
 
-A trusted host is ``*`` (everyone), an IP network in CIDR form, an IP
-address, or any other string matched literally (a Unix socket path, a name).
+``*`` alone trusts everyone (with or without a peer address: a Unix socket has
+none); otherwise each entry is an IP network in CIDR form, an IP address, or any
+other string matched literally (a Unix socket path, a name).
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ class TrustedHosts:
     __slots__ = ("addresses", "literals", "networks", "trust_all")
 
     def __init__(self, trusted_hosts: str | Iterable[str]) -> None:
-        entries = _split(trusted_hosts) if isinstance(trusted_hosts, str) else trusted_hosts
+        entries = _split(trusted_hosts) if isinstance(trusted_hosts, str) else list(trusted_hosts)
         self.addresses: set[_IPAddress] = set()
         self.networks: list[_IPNetwork] = []
         self.literals: set[str] = set()
-        self.trust_all = False
+        # Only "*" on its own trusts everyone, as in Granian: beside other entries it is
+        # a literal (trusting no one more), so a list cannot open up by accident.
+        self.trust_all = entries == ["*"]
+        if self.trust_all:
+            return
         for entry in entries:
             self._add(entry.strip())
 
     def _add(self, entry: str) -> None:
-        if entry == "*":
-            self.trust_all = True
-            return
         try:
             if "/" in entry:
                 # Strict: "10.0.0.1/8" (host bits set) is no network, so it stays a literal.

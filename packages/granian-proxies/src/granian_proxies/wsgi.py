@@ -41,8 +41,9 @@ def _apply_forwarded_headers(environ: Environ, trusted: TrustedHosts) -> None:
     if not forwarded_for or environ.get("REMOTE_ADDR") not in trusted:
         return
     host = trusted.client_host(forwarded_for)
-    if host:
-        environ["REMOTE_ADDR"] = host
+    if not host:
+        return  # no client named: the proto alone proves nothing either
+    environ["REMOTE_ADDR"] = host
     proto = environ.get("HTTP_X_FORWARDED_PROTO", "").strip()
     if proto in _SCHEMES:
         environ["wsgi.url_scheme"] = proto
