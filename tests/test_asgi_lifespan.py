@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from granian_core.config import ServerConfig
+from granian_core.errors import FatalError
 from granian_core.interface import StartupFailed
 from granian_core.server.embed import EmbeddedServer
 
 from tests.apps import asgi_lifespan
+from tests.conftest import free_port
 
 WAIT = 10.0
 
@@ -26,12 +29,19 @@ def _drain(events: Any) -> list[str]:
 
 
 def test_startup_failed_stops_the_server_with_the_message() -> None:
+    port = free_port()
     server = EmbeddedServer(
-        asgi_lifespan.failing_startup, ServerConfig(interface="asgi", address="127.0.0.1", port=0)
+        asgi_lifespan.failing_startup,
+        ServerConfig(interface="asgi", address="127.0.0.1", port=port),
     )
-    with pytest.raises(StartupFailed, match="database unreachable"):
+    with pytest.raises(StartupFailed, match="database unreachable") as info:
         asyncio.run(server.serve())
-    assert all(sock.fileno() == -1 for sock in server.sockets)  # nothing left listening
+    assert isinstance(info.value, FatalError)  # what code embedding Granian catches
+    assert all(sock.fileno() == -1 for sock in server.sockets)
+    # Nothing left listening: not even the worker's duplicates, which the kernel would
+    # have gone on accepting connections for.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
 def test_app_raising_on_lifespan_is_served_without_it(

@@ -367,6 +367,23 @@ def test_embed_server_refuses_wsgi() -> None:
         asyncio.run(server.serve())
 
 
+def test_embed_server_refuses_a_spawn_target() -> None:
+    server = EmbedServer(hello.app, interface="asgi", port=free_port())
+    with pytest.raises(ConfigurationError, match="does not take a spawn_target"):
+        asyncio.run(server.serve(spawn_target=lambda *args: None))
+
+
+def test_embed_server_serving_twice_at_once_is_refused() -> None:
+    # The second call used to take the first one's place: stop() then missed the first.
+    port = free_port()
+    server = EmbedServer(hello.app, interface="asgi", port=port)
+    with EmbedRunner(server) as runner:
+        wait_for_port(port)
+        with pytest.raises(ConfigurationError, match="already serving"):
+            asyncio.run(server.serve())
+    assert runner.error is None  # and stop() still stopped the first one
+
+
 @pytest.mark.parametrize(
     ("option", "value", "flag"),
     [

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, FatalError
 
 if TYPE_CHECKING:
     from .blocking import BlockingPool
@@ -42,8 +42,11 @@ ENTRY_POINT_GROUP = "granian.interfaces"
 _KNOWN_ORDER = ("asgi", "asginl", "rsgi", "wsgi")
 
 
-class StartupFailed(Exception):
-    """Raised by :meth:`Interface.startup` to stop the worker (non-zero exit) with a message."""
+class StartupFailed(FatalError):
+    """Raised by :meth:`Interface.startup` to stop the worker (non-zero exit) with a message.
+
+    A :class:`FatalError`, so code embedding the server catches it as Granian's own.
+    """
 
 
 @dataclass(slots=True)

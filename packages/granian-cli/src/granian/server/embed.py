@@ -78,7 +78,17 @@ class Server(AbstractServer):
         self._stop_requested = False
 
     async def serve(self, spawn_target: Callable[..., Any] | None = None) -> None:
-        """Serve until :meth:`stop`; returns after a graceful shutdown."""
+        """Serve until :meth:`stop`; returns after a graceful shutdown.
+
+        ``spawn_target`` (Granian's hook to run the worker its own way) has no meaning
+        for a server that runs on the caller's loop: it is refused, not ignored.
+        """
+        if spawn_target is not None:
+            raise ConfigurationError(
+                "The embedded server does not take a spawn_target: it runs on this loop"
+            )
+        if self._server is not None and self._server.serving:
+            raise ConfigurationError("This server is already serving: stop() it first")
         if load_interface(self.config.interface).blocking:
             raise ConfigurationError(
                 f"The embedded server does not support the {self.config.interface!r} "
@@ -102,8 +112,8 @@ class Server(AbstractServer):
         if self._server is not None:
             self._server.reload()
 
-    def signal_handler_interrupt(self, *args: Any) -> None:
+    def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
         self.stop()
 
-    def signal_handler_reload(self, *args: Any) -> None:
+    def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
         self.reload()

@@ -126,14 +126,14 @@ class MPServer(AbstractServer):
         if code:
             sys.exit(code)
 
-    def signal_handler_interrupt(self, *args: Any) -> None:
+    def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
         """Stop serving (what SIGINT/SIGTERM do)."""
         if self._supervisor is None:
             self._pending_signal = "interrupt"
             return
         self._supervisor.signal_handler_interrupt()
 
-    def signal_handler_reload(self, *args: Any) -> None:
+    def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
         """Gracefully respawn the workers (what SIGHUP does)."""
         if self._supervisor is not None:
             self._supervisor.signal_handler_reload()

@@ -79,6 +79,8 @@ class EmbeddedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested = False
         self._reload_requested = False
+        #: Between the start of :meth:`serve` and its return.
+        self.serving = False
 
     @property
     def bound(self) -> list[str]:
@@ -92,6 +94,15 @@ class EmbeddedServer:
 
     async def serve(self) -> None:
         """Bind, run the app's startup, serve until :meth:`stop`, then shut down."""
+        if self.serving:
+            raise RuntimeError("serve() is already running")
+        self.serving = True
+        try:
+            await self._serve()
+        finally:
+            self.serving = False
+
+    async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stop_requested:
@@ -131,6 +142,10 @@ class EmbeddedServer:
         try:
             await serve_interface(interface, server, self._stop)
         finally:
+            # The worker closes them once it served; not if the app's startup failed (the
+            # kernel would go on accepting connections nobody serves). Closing is idempotent.
+            for sock in sockets:
+                sock.close()
             interface.teardown(self._loop)
 
     def stop(self) -> None:
