@@ -183,6 +183,17 @@ def test_options_are_readable_as_attributes() -> None:
         _ = server.not_an_option
 
 
+def test_attributes_hold_enum_members_and_resolved_defaults_as_granians() -> None:
+    server = Granian("x:app", interface="wsgi", http="2", workers=2, backlog=1024)
+    assert server.interface is Interfaces.WSGI
+    assert server.http is HTTPModes.http2
+    assert (server.loop.value, server.log_level.value) == ("auto", "info")
+    assert server.interface == "wsgi"  # still equal to its string, as a StrEnum
+    # Granian computes these in its constructor: backlog / workers, and half that for WSGI.
+    assert (server.backpressure, server.blocking_threads) == (512, 256)
+    assert server.config.backpressure is None  # the option itself stays unset
+
+
 def test_workers_and_backlog_are_clamped_like_granian() -> None:
     server = Granian("x:app", workers=0, backlog=16)
     assert (server.config.workers, server.config.backlog) == (1, 128)

@@ -140,6 +140,8 @@ def test_default_config_is_granians() -> None:
     formatters = LOGGING_CONFIG["formatters"]
     assert formatters["generic"]["fmt"] == "[%(levelname)s] %(message)s"
     assert formatters["access"]["fmt"] == "%(message)s"
+    for formatter in formatters.values():
+        assert formatter["datefmt"] == "[%Y-%m-%d %H:%M:%S %z]"
     loggers = LOGGING_CONFIG["loggers"]
     assert set(loggers) == {"_granian", "granian.access"}
     for name in loggers:

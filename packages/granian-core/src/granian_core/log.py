@@ -62,8 +62,17 @@ LOGGING_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "generic": {"()": "logging.Formatter", "fmt": "[%(levelname)s] %(message)s"},
-        "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
+        # The date format matters to a user config that adds %(asctime)s to these.
+        "generic": {
+            "()": "logging.Formatter",
+            "fmt": "[%(levelname)s] %(message)s",
+            "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+        },
+        "access": {
+            "()": "logging.Formatter",
+            "fmt": "%(message)s",
+            "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+        },
     },
     "handlers": {
         "console": {

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from granian_core.config import ServerConfig
 from granian_core.log import configure_logging
 from granian_core.server.supervisor import Hooks
 
+from granian import constants
 from granian.http import HTTP1Settings, HTTP2Settings, flatten_http_settings
+from granian.log import LogLevels
 
 __all__ = ["AbstractServer", "build_config"]
 
@@ -47,10 +51,19 @@ class AbstractServer:
         )
 
     def __getattr__(self, name: str) -> Any:
-        # Only called for names not found normally: fall back to the options.
+        # Only called for names not found normally: fall back to the options, as Granian
+        # holds them: enum options as enum members, derived defaults resolved.
         config = self.__dict__.get("config")
         if config is not None and name in _OPTION_NAMES:
-            return getattr(config, name)
+            resolve = _RESOLVED.get(name)
+            if resolve is not None:
+                return resolve(config)
+            value = getattr(config, name)
+            enum = _ENUM_OPTIONS.get(name)
+            if enum is not None and isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    return enum(value)
+            return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # Granian's names for the hook lists.
@@ -83,3 +96,18 @@ class AbstractServer:
 
 
 _OPTION_NAMES = frozenset(option.name for option in ServerConfig.options())
+_ENUM_OPTIONS: dict[str, type[Enum]] = {
+    "interface": constants.Interfaces,
+    "http": constants.HTTPModes,
+    "loop": constants.Loops,
+    "log_level": LogLevels,
+    "runtime_mode": constants.RuntimeModes,
+    "task_impl": constants.TaskImpl,
+    "ssl_protocol_min": constants.SSLProtocols,
+    "http1_parser": constants.HTTP1Parsers,
+}
+#: Options whose default Granian computes in its constructor.
+_RESOLVED: dict[str, Callable[[ServerConfig], Any]] = {
+    "backpressure": ServerConfig.resolved_backpressure,
+    "blocking_threads": ServerConfig.resolved_blocking_threads,
+}
