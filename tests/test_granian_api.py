@@ -103,6 +103,7 @@ def test_reexported_modules() -> None:
     log = importlib.import_module("granian.log")
     assert "%(status)d" in log.DEFAULT_ACCESSLOG_FMT
     assert log.LOGGING_CONFIG["version"] == 1
+    assert log.access_logger.name == "granian.access"
 
 
 def test_constants() -> None:
