@@ -221,6 +221,20 @@ def test_denial_response_extension(srv: Any) -> None:
         assert raw.at_eof()
 
 
+def test_an_unfinished_denial_response_is_an_app_error(
+    srv: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 403 would hide the app's status and pass a cut body off as whole.
+    with caplog.at_level(logging.ERROR, logger="_granian"):
+        with pytest.raises(InvalidStatus) as info:
+            _ws(srv, "/deny-unfinished")
+        assert info.value.response.status_code == 500
+        deadline = time.monotonic() + WAIT
+        while "without finishing its websocket.http.response" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.01)
+
+
 def test_exception_before_accept_is_500(srv: Any) -> None:
     with pytest.raises(InvalidStatus) as info:
         _ws(srv, "/raise-before")

@@ -161,6 +161,13 @@ async def deny(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "websocket.http.response.body", "body": b"entry"})
 
 
+@route("/deny-unfinished")
+async def deny_unfinished(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.http.response.start", "status": 401, "headers": []})
+    await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
+
+
 @route("/raise-before")
 async def raise_before(scope: Scope, receive: Receive, send: Send) -> None:
     await receive()

@@ -52,11 +52,16 @@ class ASGIInterface(Interface):
     def handle_websocket(self, session: WebSocketSession) -> Awaitable[None]:
         cycle = WebSocketCycle(session)
         scope = self._build_websocket_scope(session, self.state)
-        result: Awaitable[None] = self.app(scope, cycle.receive, cycle.send)
-        return result
+        return _run_websocket(self.app(scope, cycle.receive, cycle.send), cycle)
 
 
 class ASGINoLifespanInterface(ASGIInterface):
     """An ASGI 3 app without the lifespan protocol (``--interface asginl``)."""
 
     lifespan_enabled = False
+
+
+async def _run_websocket(app_call: Awaitable[None], cycle: WebSocketCycle) -> None:
+    """The app's WebSocket call, then the check of what it left (once per session)."""
+    await app_call
+    cycle.check_finished()

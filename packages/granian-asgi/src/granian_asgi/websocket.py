@@ -58,6 +58,16 @@ class WebSocketCycle:
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
 
+    def check_finished(self) -> None:
+        """The app returned: a denial response it left unfinished is an app error (the
+        core answers 500), never a 403 that would hide its status and cut its body."""
+        if self._state == _RESPONDING:
+            self._state = _CLOSED
+            raise RuntimeError(
+                "ASGI app returned without finishing its websocket.http.response "
+                "(the last websocket.http.response.body had more_body=True)"
+            )
+
     # -- receive ---------------------------------------------------------------------
     async def receive(self) -> Message:
         if self._state == _CONNECTING:
