@@ -370,6 +370,40 @@ def test_head_at_the_limit_in_small_pieces_is_accepted(parser: str) -> None:
     assert events[0].headers[-1] == (b"x-half", value)
 
 
+def test_trailer_fields_are_never_merged_into_the_head(parser: str) -> None:
+    # RFC 9110 §6.5.1: an app checking Host or X-Forwarded-For must not see them from a
+    # trailer (httptools reported trailer fields as headers, into the same list).
+    raw = (
+        b"POST /echo HTTP/1.1\r\nHost: good.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nHost: evil.example\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+        b"GET /next HTTP/1.1\r\nHost: good.example\r\n\r\n"
+    )
+    # (llhttp still reads a trailer Connection or Content-Length itself: the connection
+    # then ends, or the body is a 400. Stricter than needed, never merged.)
+    events = feed_all(parser, raw)
+    heads = [e for e in events if isinstance(e, RequestHead)]
+    assert not any(isinstance(e, ParseError) for e in events)
+    assert [h.target for h in heads] == [b"/echo", b"/next"]  # the connection goes on
+    assert heads[0].headers == [(b"host", b"good.example"), (b"transfer-encoding", b"chunked")]
+    assert body_of(events) == b"hello"
+
+
+def test_endless_trailers_are_bounded_like_a_head(parser: str) -> None:
+    p = parser_for(parser)
+    p.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n")
+    for _ in range(MAX_HEAD // 1000 + 2):
+        p.feed(b"X-T: " + b"v" * 993 + b"\r\n")  # whole lines
+    events = drain(p)
+    assert isinstance(events[-1], ParseError)
+    assert events[-1].status in (400, 431)
+    p = parser_for(parser)
+    p.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ")
+    for _ in range(MAX_HEAD // 1000 + 2):
+        p.feed(b"v" * 1000)  # one line that never ends
+    events = drain(p)
+    assert isinstance(events[-1], ParseError)
+
+
 def test_large_body_after_small_head_is_no_431(parser: str) -> None:
     body = b"b" * (MAX_HEAD * 4)
     raw = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(body) + body

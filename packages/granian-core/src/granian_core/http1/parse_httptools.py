@@ -64,6 +64,7 @@ class HttptoolsParser(ParserBase):
         "_head_bytes",
         "_headers",
         "_hosts",
+        "_in_body",
         "_in_head",
         "_parser",
         "_replaying",
@@ -85,6 +86,8 @@ class HttptoolsParser(ParserBase):
         self._ws_head = False
         # Head size accounting: completed fields (precise) and whole later feeds (stalls).
         self._in_head = False
+        #: Between a head and its message's end: trailers may come (never merged).
+        self._in_body = False
         self._began_in_feed = False
         self._stalled_bytes = 0
         self._reset_head()
@@ -106,6 +109,7 @@ class HttptoolsParser(ParserBase):
             trailing += data
             self.buffered += len(data)
             return
+        buffered = self.buffered
         while not self._done:
             try:
                 self._parser.feed_data(data)
@@ -123,8 +127,16 @@ class HttptoolsParser(ParserBase):
             break
         # A head still incomplete after a whole feed grows by that feed: bound it
         # (counting only feeds after the one it began in, so never over-counting).
-        if self._in_head and not self._began_in_feed:
-            self._account_stall(len(data))
+        if self._in_head:
+            if not self._began_in_feed:
+                self._account_stall(len(data))
+        elif self._in_body:
+            # Bytes that gave no body (chunk framing, trailers: httptools holds a trailer
+            # line until it ends) are bounded like a head; body bytes are flow-controlled.
+            if self.buffered == buffered:
+                self._account_stall(len(data))
+            else:
+                self._stalled_bytes = 0
         self._began_in_feed = False
 
     def close(self) -> None:
@@ -174,7 +186,9 @@ class HttptoolsParser(ParserBase):
             self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._replaying:
+        if not self._in_head:
+            # A trailer field (or the framing a replay feeds): never merged into the head
+            # (RFC 9110 §6.5.1), so it cannot add a Host or an X-Forwarded-For.
             return
         lname = name.lower()
         # llhttp keeps the whitespace after a value, which is not part of it (RFC 9112
@@ -207,6 +221,8 @@ class HttptoolsParser(ParserBase):
             self._replaying = False
             return
         self._in_head = False
+        self._in_body = True
+        self._stalled_bytes = 0
         parser = self._parser
         keep_alive = parser.should_keep_alive()
         connection = self._connection
@@ -255,6 +271,7 @@ class HttptoolsParser(ParserBase):
     def on_message_complete(self) -> None:
         if self._body_skipped:
             return  # the body follows, parsed by the replaying parser
+        self._in_body = False
         self.events.append(END_OF_BODY)
         if self._last:
             self._done = True
