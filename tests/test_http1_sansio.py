@@ -44,6 +44,10 @@ def feed_all(name: str, data: bytes, **kwargs: object) -> list[Event]:
     return drain(parser)
 
 
+def heads_of(events: list[Event]) -> list[RequestHead]:
+    return [e for e in events if isinstance(e, RequestHead)]
+
+
 def body_of(events: list[Event]) -> bytes:
     return b"".join(e.data for e in events if isinstance(e, BodyData))
 
@@ -112,7 +116,7 @@ def test_byte_by_byte_equals_one_feed(parser: str) -> None:
     for i in range(len(raw)):
         p.feed(raw[i : i + 1])
     events = drain(p)
-    heads = [e for e in events if isinstance(e, RequestHead)]
+    heads = heads_of(events)
     assert [h.target for h in heads] == [b"/up", b"/next"]
     assert body_of(events[: events.index(END_OF_BODY)]) == b"hello world"
     assert events[-1] is END_OF_BODY
@@ -132,7 +136,7 @@ def test_content_length_body_and_pipelining(parser: str) -> None:
         "RequestHead", "BodyData", "EndOfBody",
         "RequestHead", "EndOfBody",
     ]  # fmt: skip
-    heads = [e for e in events if isinstance(e, RequestHead)]
+    heads = heads_of(events)
     assert [h.method for h in heads] == ["POST", "PUT", "GET"]
     assert [e.data for e in events if isinstance(e, BodyData)] == [b"abcde", b"xyz"]
 
@@ -148,7 +152,7 @@ def test_empty_lines_before_a_request_line_are_skipped(parser: str, piece: int) 
     for start in range(0, len(raw), piece):
         p.feed(raw[start : start + piece])
     events = drain(p)
-    assert [e.target for e in events if isinstance(e, RequestHead)] == [b"/one", b"/two"]
+    assert [e.target for e in heads_of(events)] == [b"/one", b"/two"]
     assert body_of(events) == b"ab"
     assert events[-1] is END_OF_BODY
     assert not any(isinstance(e, ParseError) for e in events)
@@ -200,7 +204,7 @@ def test_websocket_upgrade_is_flagged_and_parsing_continues(parser: str) -> None
         b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n"
     )
     events = feed_all(parser, raw)
-    heads = [e for e in events if isinstance(e, RequestHead)]
+    heads = heads_of(events)
     assert [h.target for h in heads] == [b"/ws", b"/after"]
     assert heads[0].upgrade == b"websocket"
     assert heads[1].upgrade is None
@@ -250,7 +254,7 @@ def test_upgrade_request_with_body_keeps_its_body(parser: str, framing: bytes, p
     events = drain(p)
     first_end = events.index(END_OF_BODY)
     assert body_of(events[:first_end]) == b"hello"
-    heads = [e for e in events if isinstance(e, RequestHead)]
+    heads = heads_of(events)
     assert [h.target for h in heads] == [b"/h2c", b"/next"]
     assert heads[0].upgrade == b"h2c"
     assert events[-1] is END_OF_BODY
@@ -381,7 +385,7 @@ def test_trailer_fields_are_never_merged_into_the_head(parser: str) -> None:
     # (llhttp still reads a trailer Connection or Content-Length itself: the connection
     # then ends, or the body is a 400. Stricter than needed, never merged.)
     events = feed_all(parser, raw)
-    heads = [e for e in events if isinstance(e, RequestHead)]
+    heads = heads_of(events)
     assert not any(isinstance(e, ParseError) for e in events)
     assert [h.target for h in heads] == [b"/echo", b"/next"]  # the connection goes on
     assert heads[0].headers == [(b"host", b"good.example"), (b"transfer-encoding", b"chunked")]
@@ -414,7 +418,7 @@ def test_large_body_after_small_head_is_no_431(parser: str) -> None:
     events = drain(p)
     assert not any(isinstance(e, ParseError) for e in events)
     assert body_of(events) == body
-    assert [e.target for e in events if isinstance(e, RequestHead)] == [b"/", b"/next"]
+    assert [e.target for e in heads_of(events)] == [b"/", b"/next"]
 
 
 def test_last_request_stops_the_parser(parser: str) -> None:
