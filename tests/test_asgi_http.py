@@ -114,6 +114,13 @@ def test_scope_host_of_an_absolute_form_target_replaces_the_host_header(srv: Any
     )
     pairs = [(name["bytes"], value["bytes"]) for name, value in scope["headers"]]
     assert pairs == [("host", "example.test:8080"), ("x-b", "2"), ("connection", "close")]
+    # Any userinfo is no part of the host: the app must not route or log by credentials.
+    scope = _raw_scope(
+        srv.port,
+        b"GET http://user:secret@example.test/scope HTTP/1.1\r\nHost: example.test\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert scope["headers"][0] == [{"bytes": "host"}, {"bytes": "example.test"}]
 
 
 def test_scope_asgi_dict_is_the_requests_own(client: httpx.Client) -> None:

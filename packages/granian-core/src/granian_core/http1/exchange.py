@@ -75,7 +75,8 @@ class H1Exchange(HTTPExchange):
             slash = rest.find(b"/")
             query = rest.find(b"?")
             end = min(i for i in (slash, query, len(rest)) if i >= 0)
-            self.authority = rest[:end].decode("latin-1")
+            # Without any userinfo (RFC 9112 §3.2.2): "user:secret@" is no part of a host.
+            self.authority = rest[:end].rpartition(b"@")[2].decode("latin-1")
             target = rest[end:]
             if not target.startswith(b"/"):
                 target = b"/" + target
