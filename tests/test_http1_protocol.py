@@ -398,6 +398,35 @@ def test_unread_small_body_is_discarded_and_connection_kept(run: Any) -> None:
         assert read_response(stream).header(b"x-path") == b"/b"
 
 
+def test_a_large_unread_body_ends_the_connection_without_a_reset(run: Any) -> None:
+    # Beyond the discard limit the connection closes. Closing with the client's bytes
+    # unread made the kernel send a reset, which can destroy the response before the
+    # client read it; the server half-closes and drains instead (RFC 9112 §9.6).
+    async def ignore_body(exchange: HTTPExchange) -> None:
+        exchange.send_response(200, [], b"ok")
+
+    body = b"x" * (4 * 1024 * 1024)
+    errors: list[BaseException] = []
+    with run(ignore_body) as srv, connect(srv.port) as (sock, stream):
+
+        def upload() -> None:
+            try:
+                sock.sendall(
+                    b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+                )
+                sock.sendall(body)
+            except OSError as exc:
+                errors.append(exc)
+
+        sender = threading.Thread(target=upload)
+        sender.start()
+        response = read_response(stream)
+        assert (response.status, response.body) == (200, b"ok")
+        assert stream.read() == b""  # the server's FIN, not a reset
+        sender.join(WAIT)
+    assert not errors
+
+
 # == errors and limits ==========================================================================
 
 

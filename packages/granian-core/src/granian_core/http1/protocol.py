@@ -57,6 +57,8 @@ DEFERRED_LIMIT = 64 * 1024
 FILE_CHUNK = 256 * 1024
 #: Timers may fire this early (the loop's clock resolution); still counts as expired.
 _TIMER_SLACK = 0.005
+#: How long a closing connection keeps reading (and dropping) what the client still sends.
+LINGER_SECONDS = 5.0
 
 
 class _Settings:
@@ -337,7 +339,8 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
             return
         if not conn.body_complete:
             if conn.awaiting_continue:
-                self._close()  # the client holds the body back: the connection is unusable
+                # The client holds the body back: the connection is unusable.
+                self._close(linger=True)
                 return
             self._discarded = 0
             self._discarding = True
@@ -358,7 +361,7 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
             self._discarding = False
             self._next_cycle()
         elif self._discarded > DISCARD_LIMIT:
-            self._close()
+            self._close(linger=True)
 
     def _next_cycle(self) -> None:
         conn = self._conn
@@ -375,14 +378,14 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
     def _reject(self, status: int) -> None:
         """Answer a malformed request with an empty ``status`` response and close."""
         self._write(self._conn.error_response(status))
-        self._close()
+        self._close(linger=True)  # the rest of that request may still be on its way
 
     def _on_body_error(self, exchange: H1Exchange) -> None:
         """The request body turned out malformed while the app was reading it."""
         exchange.disconnected = True
         if not self._conn.head_sent:  # a started response may not have written its head yet
             self._write(self._conn.error_response(400))
-        self._close()
+        self._close(linger=True)
 
     # == writing ===========================================================================
     def _write(self, data: bytes) -> None:
@@ -506,15 +509,35 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
             self._head_timer = self._loop.call_at(deadline, self._on_head_timer)
 
     # == closing ===========================================================================
-    def _close(self) -> None:
+    def _close(self, linger: bool = False) -> None:
+        """Close once what was written is out; ``linger`` while the client may still send."""
         if self._closing:
             return
         self._flush_deferred()
         self.release_held()
         self._closing = True
         self._head_deadline = None
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is None:
+            return
+        if linger and transport.can_write_eof():
+            self._linger(transport)
+        else:
+            transport.close()
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Half-close, and read on (dropping it) until the client closes, for a while.
+
+        Closing a socket with unread input makes the kernel send a reset, which can
+        destroy the response at the client before it was read (RFC 9112 §9.6): the
+        response goes out with our FIN, and what the client still sends is drained.
+        """
+        self._parser.close()  # from now on input is dropped, not parsed
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+        transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, transport.close)
 
     def abort(self) -> None:
         """Drop the connection now (shutdown grace period over)."""
