@@ -223,11 +223,7 @@ def test_sigterm_lets_in_flight_requests_finish(
     proc = granian_proc(*START)
     in_app = tmp_path / "in-app"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(httpx.get, f"{proc.url}/slow?{in_app}", timeout=20)
-        deadline = time.monotonic() + 10
-        while not in_app.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert in_app.exists(), "the request never reached the app"
+        slow = _request_in_app(pool, f"{proc.url}/slow", in_app, 20)
         proc.proc.terminate()
         response = slow.result()
     assert response.status_code == 200
@@ -241,6 +237,49 @@ def test_sigterm_lets_in_flight_requests_finish(
         httpx.get(proc.url, timeout=2)  # nothing listens any more
 
 
+def test_an_orphaned_worker_does_not_outlive_its_shutdown_grace(
+    granian_proc: Callable[..., GranianProcess], tmp_path: Path
+) -> None:
+    # The supervisor dies (SIGKILL): the kernel SIGTERMs the worker, which shuts down
+    # gracefully, but a handler that never ends must not keep it alive with nobody left to
+    # kill it. It exits after --workers-kill-timeout (30 s without it).
+    proc = granian_proc("--workers-kill-timeout", "1", *START)
+    pid = worker_pid(proc.url)
+    in_app = tmp_path / "in-app"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        stuck = _request_in_app(pool, f"{proc.url}/stuck", in_app, 30)
+        proc.proc.kill()
+        deadline = time.monotonic() + 10  # far less than the handler's 60 s
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(pid)
+        with pytest.raises(httpx.TransportError):
+            stuck.result()
+    _, out = proc.stop()
+    assert "The supervisor is gone" in out
+
+
+def _request_in_app(
+    pool: concurrent.futures.ThreadPoolExecutor, url: str, in_app: Path, timeout: float
+) -> concurrent.futures.Future[httpx.Response]:
+    """GET ``url?in_app`` in ``pool``; returns once the app holds the request."""
+    request = pool.submit(httpx.get, f"{url}?{in_app}", timeout=timeout)
+    deadline = time.monotonic() + 10
+    while not in_app.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert in_app.exists(), "the request never reached the app"
+    return request
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie nobody reaps has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 def test_new_connections_are_refused_during_a_graceful_shutdown(
     granian_proc: Callable[..., GranianProcess], tmp_path: Path
 ) -> None:
@@ -249,11 +288,7 @@ def test_new_connections_are_refused_during_a_graceful_shutdown(
     proc = granian_proc(*START)
     in_app = tmp_path / "in-app"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(httpx.get, f"{proc.url}/slower?{in_app}", timeout=20)
-        deadline = time.monotonic() + 10
-        while not in_app.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert in_app.exists(), "the request never reached the app"
+        slow = _request_in_app(pool, f"{proc.url}/slower", in_app, 20)
         proc.proc.terminate()
         refused = False
         deadline = time.monotonic() + 2

@@ -39,6 +39,9 @@ logger = logging.getLogger("_granian")
 
 #: Exit codes of a worker process, read by the supervisor.
 EXIT_OK = 0
+#: Seconds an orphaned worker (its supervisor died) keeps shutting down gracefully before
+#: it exits anyway, unless --workers-kill-timeout says otherwise: no one else will stop it.
+ORPHAN_GRACE_SECONDS = 30.0
 EXIT_STARTUP_FAILED = 3
 #: Signals that stop or reload; blocked around forking a worker.
 STOP_SIGNALS = frozenset(
@@ -253,7 +256,8 @@ def run_worker(spec: WorkerSpec) -> None:
         # "Started" once the app's startup (ASGI lifespan) succeeded: never before a
         # failure, as in Granian.
         started = partial(logger.info, "Started %s", name)
-        loop.run_until_complete(_serve_until_signalled(interface, server, stop, started))
+        grace = float(config.workers_kill_timeout or ORPHAN_GRACE_SECONDS)
+        loop.run_until_complete(_serve_until_signalled(interface, server, stop, started, grace))
     except StartupFailed as exc:
         logger.error("Application startup failed: %s", exc)
         code = EXIT_STARTUP_FAILED
@@ -300,7 +304,11 @@ def _exit_with_parent() -> None:
 
 
 async def _serve_until_signalled(
-    interface: Interface, server: WorkerServer, stop: asyncio.Event, started: Callable[[], None]
+    interface: Interface,
+    server: WorkerServer,
+    stop: asyncio.Event,
+    started: Callable[[], None],
+    orphan_grace: float,
 ) -> None:
     """``serve_interface`` with SIGTERM/SIGINT setting ``stop``.
 
@@ -309,13 +317,28 @@ async def _serve_until_signalled(
     the loop starts), and such a worker would never stop. Until then the default action
     applies, as while the app loads.
     """
-    _install_signal_handlers(asyncio.get_running_loop(), stop)
+    _install_signal_handlers(asyncio.get_running_loop(), stop, orphan_grace)
     await serve_interface(interface, server, stop, started)
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, stop: asyncio.Event, orphan_grace: float
+) -> None:
+    parent = os.getppid()
+    armed: list[asyncio.TimerHandle] = []
+
+    def on_stop_signal() -> None:
+        stop.set()
+        # The supervisor died (the kernel's SIGTERM, see _exit_with_parent): nobody will
+        # wait for this worker or kill it, so a handler that never ends must not keep it.
+        if os.getppid() != parent and not armed:
+            logger.warning(
+                "The supervisor is gone: exiting in %gs if still shutting down", orphan_grace
+            )
+            armed.append(loop.call_later(orphan_grace, _exit_orphan))
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_stop_signal)
     # The supervisor reloads on SIGHUP; a worker just ignores it.
     if hasattr(signal, "SIGHUP"):
         loop.add_signal_handler(signal.SIGHUP, _noop)
@@ -323,3 +346,9 @@ def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Even
 
 def _noop() -> None:
     pass
+
+
+def _exit_orphan() -> None:
+    logger.warning("Exiting with handlers still running: the supervisor is gone")
+    logging.shutdown()  # flush what was logged: os._exit skips it
+    os._exit(EXIT_OK)
