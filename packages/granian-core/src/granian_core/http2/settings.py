@@ -34,7 +34,23 @@ __all__ = ["H2Settings", "clamped_options", "new_connection"]
 ADAPTIVE_WINDOW_LIMIT = 16 * 1024 * 1024
 
 
-def _clamp(value: int, low: int, high: int) -> int:
+#: The options HTTP/2 bounds tighter than their own ranges: field → (flag, low, high).
+#: The connection window starts at 65535 whatever the settings say: it can only grow.
+_BOUNDED = {
+    "http2_initial_stream_window_size": ("--http2-initial-stream-window-size", 0, MAX_WINDOW),
+    "http2_initial_connection_window_size": (
+        "--http2-initial-connection-window-size",
+        DEFAULT_WINDOW,
+        MAX_WINDOW,
+    ),
+    "http2_max_frame_size": ("--http2-max-frame-size", MIN_FRAME_SIZE, MAX_FRAME_SIZE),
+}
+
+
+def _bounded(config: ServerConfig, field: str) -> int:
+    """The option ``field`` of ``config``, clamped to what HTTP/2 can use."""
+    _, low, high = _BOUNDED[field]
+    value: int = getattr(config, field)
     return max(low, min(value, high))
 
 
@@ -60,12 +76,9 @@ class H2Settings:
         interval_ms = config.http2_keep_alive_interval
         return cls(
             max_concurrent_streams=config.http2_max_concurrent_streams,
-            stream_window=_clamp(config.http2_initial_stream_window_size, 0, MAX_WINDOW),
-            # The connection window starts at 65535 whatever the settings say; it can only grow.
-            connection_window=_clamp(
-                config.http2_initial_connection_window_size, DEFAULT_WINDOW, MAX_WINDOW
-            ),
-            max_frame_size=_clamp(config.http2_max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE),
+            stream_window=_bounded(config, "http2_initial_stream_window_size"),
+            connection_window=_bounded(config, "http2_initial_connection_window_size"),
+            max_frame_size=_bounded(config, "http2_max_frame_size"),
             max_header_list_size=config.http2_max_headers_size,
             max_send_buffer_size=config.http2_max_send_buffer_size,
             adaptive_window=config.http2_adaptive_window,
@@ -77,19 +90,14 @@ class H2Settings:
 
 def clamped_options(config: ServerConfig) -> list[str]:
     """One warning per ``http2_*`` option that :meth:`H2Settings.from_config` clamps."""
-    bounds = (
-        ("--http2-initial-stream-window-size", config.http2_initial_stream_window_size, 0,
-         MAX_WINDOW),
-        ("--http2-initial-connection-window-size", config.http2_initial_connection_window_size,
-         DEFAULT_WINDOW, MAX_WINDOW),
-        ("--http2-max-frame-size", config.http2_max_frame_size, MIN_FRAME_SIZE, MAX_FRAME_SIZE),
-    )  # fmt: skip
-    return [
-        f"{flag} {value} is outside what HTTP/2 can use ({low}..{high}): using "
-        f"{_clamp(value, low, high)}"
-        for flag, value, low, high in bounds
-        if _clamp(value, low, high) != value
-    ]
+    warnings = []
+    for field, (flag, low, high) in _BOUNDED.items():
+        value, used = getattr(config, field), _bounded(config, field)
+        if used != value:
+            warnings.append(
+                f"{flag} {value} is outside what HTTP/2 can use ({low}..{high}): using {used}"
+            )
+    return warnings
 
 
 def new_connection(settings: H2Settings, handler: ConnectionEvents) -> ServerConnection:

@@ -33,7 +33,7 @@ from .monitors import LifetimeMonitor, RespawnMonitor, build_monitors
 from .pidfile import PidFile
 from .proctitle import main_title, set_title
 from .reload import ChangeWatcher
-from .sockets import bind_listener, close_listener, describe
+from .sockets import bind_address, bind_listener, close_listener
 from .worker import STOP_SIGNALS, WorkerSpec, run_worker
 
 __all__ = ["Hooks", "Supervisor"]
@@ -393,5 +393,4 @@ def _wakeup_pair() -> tuple[socket.socket, socket.socket]:
 def _listening_at(sock: socket.socket, tls: bool) -> str:
     """The address of Granian's ``Listening at`` line: a scheme even for a Unix socket
     (``http://unix:/run/app.sock``), as Granian writes it."""
-    address = describe(sock, tls)
-    return address if address.startswith("http") else f"{'https' if tls else 'http'}://{address}"
+    return f"{'https' if tls else 'http'}://{bind_address(sock)}"
