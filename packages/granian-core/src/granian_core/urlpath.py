@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["path_text", "unquote_path"]
+__all__ = ["after_prefix", "path_text", "unquote_path"]
 
 # Tested as an int: ``int in bytes`` is one memchr, while ``bytes in bytes`` first tries
 # to read its operand as an int and builds (then drops) a TypeError, ~1,800 instructions
@@ -21,3 +21,12 @@ def path_text(raw: bytes) -> str:
     """``raw`` percent-decoded and read as UTF-8 (invalid bytes become U+FFFD)."""
     # str(bytes, encoding, errors) costs a third of bytes.decode with the same arguments.
     return str(unquote_path(raw), "utf-8", "replace")
+
+
+def after_prefix(path: bytes, prefix: bytes) -> bytes | None:
+    """The rest of ``path`` (``b""`` or ``b"/..."``) when ``prefix`` owns it by whole
+    segments, else ``None``: ``/static`` owns ``/static/x``, not ``/staticfoo``."""
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix) :]
+    return rest if not rest or rest[:1] == b"/" else None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from granian_core.caches import remember
-from granian_core.urlpath import unquote_path
+from granian_core.urlpath import after_prefix, unquote_path
 
 from .file_wrapper import FileWrapper
 from .tls import ssl_environ
@@ -95,12 +95,10 @@ class EnvironBuilder:
         not under ``/api``, and a path outside the prefix has an empty SCRIPT_NAME
         (PEP 3333 rebuilds the URL from both: the prefix must not appear in it).
         """
-        prefix = self._raw_prefix
-        if raw_path.startswith(prefix):
-            rest = raw_path[len(prefix) :]
-            if not rest or rest[:1] == b"/":
-                return self.script_name, _decoded(rest)
-        return "", _decoded(raw_path)
+        rest = after_prefix(raw_path, self._raw_prefix)
+        if rest is None:
+            return "", _decoded(raw_path)
+        return self.script_name, _decoded(rest)
 
     def _add_headers(self, environ: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
         keys = self._keys

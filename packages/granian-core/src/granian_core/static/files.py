@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from granian_core.urlpath import unquote_path
+from granian_core.urlpath import after_prefix, unquote_path
 
 from .responses import FileResponder, send_not_found
 
@@ -37,12 +37,11 @@ Found = tuple[str, os.stat_result]
 class StaticMount:
     """One route and the directory it serves."""
 
-    __slots__ = ("inside", "prefix", "root", "route")
+    __slots__ = ("inside", "root", "route")
 
     def __init__(self, route: str, directory: Path) -> None:
         #: ``b"/static"``; ``b""`` for the root route ``/``.
         self.route = os.fsencode(route.rstrip("/"))
-        self.prefix = self.route + b"/"
         #: Resolved once per worker: symlinks in the mount's own path are followed here.
         self.root = os.path.realpath(directory)
         #: What every path strictly inside the mount starts with.
@@ -50,11 +49,7 @@ class StaticMount:
 
     def remainder(self, path: bytes) -> bytes | None:
         """The part of ``path`` after the route (``b""`` or ``b"/..."``), else ``None``."""
-        if path.startswith(self.prefix):
-            return path[len(self.route) :]
-        if path == self.route:
-            return b""
-        return None
+        return after_prefix(path, self.route)
 
     def contains(self, real_path: str) -> bool:
         return real_path == self.root or real_path.startswith(self.inside)
