@@ -5,7 +5,7 @@ from __future__ import annotations
 import h11
 import pytest
 from granian_core.exchange import ResponseError
-from granian_core.http1.connection import BodyError, H1Connection
+from granian_core.http1.connection import DISCARD_LIMIT, BodyError, H1Connection
 from granian_core.http1.events import END_OF_BODY, BodyData, Event, ParseError, RequestHead
 from granian_core.http1.parse_h11 import H11Parser
 from granian_core.http1.parse_httptools import HttptoolsParser
@@ -522,6 +522,41 @@ def test_discard_body(parser: str) -> None:
     conn.receive_data(b"defgh")
     assert conn.discard_body() == 5
     assert conn.body_complete is True
+
+
+@pytest.mark.parametrize(
+    ("declared", "taken", "keep_alive"),
+    [
+        (DISCARD_LIMIT + 10, 0, False),  # more than the limit left: the response says close
+        (DISCARD_LIMIT + 10, 10, True),  # read down to the limit: the rest is dropped
+        (DISCARD_LIMIT, 0, True),
+    ],
+)
+def test_a_whole_response_says_close_when_the_unread_body_is_past_the_discard_limit(
+    parser: str, declared: int, taken: int, keep_alive: bool
+) -> None:
+    conn = make_conn(parser)
+    conn.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % declared + b"x" * taken
+    )
+    conn.next_request()
+    if taken:
+        assert conn.next_body() == b"x" * taken
+    head, _ = conn.send_response(200, [], b"ok")
+    assert (b"connection: close\r\n" not in head) is keep_alive
+    assert conn.keep_alive is keep_alive
+
+
+def test_a_streamed_response_leaves_the_unread_body_to_the_app(parser: str) -> None:
+    # The app may read on while it streams (an echo): no verdict at head time.
+    conn = make_conn(parser)
+    conn.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (4 * DISCARD_LIMIT)
+    )
+    conn.next_request()
+    conn.start_response(200, [])
+    assert b"connection: close" not in conn.write(b"chunk")
+    assert conn.keep_alive is True
 
 
 def test_continue_is_offered_once(parser: str) -> None:

@@ -29,7 +29,10 @@ from .heads import CHUNKED, CLOSE, CONTINUE, KEEP_ALIVE, status_line
 from .parsers import RequestParser
 from .prepared import PreparedHead, prepare_head
 
-__all__ = ["BodyError", "H1Connection", "HeaderSource"]
+__all__ = ["DISCARD_LIMIT", "BodyError", "H1Connection", "HeaderSource"]
+
+#: Unread request body the server reads and drops to keep a connection alive; beyond, it closes.
+DISCARD_LIMIT = 256 * 1024
 
 # Body framing of the current response.
 _NO_BODY = 0
@@ -68,6 +71,7 @@ class H1Connection:
     """The HTTP/1.1 state machine of one connection; see the module docstring."""
 
     __slots__ = (
+        "_body_taken",
         "_continue_pending",
         "_events",
         "_head",
@@ -105,6 +109,8 @@ class H1Connection:
         self._head_request = False
         self._http11 = True
         self._continue_pending = False
+        #: Body bytes of the current request handed out or dropped so far.
+        self._body_taken = 0
         self._reset_response()
 
     def _reset_response(self) -> None:
@@ -159,6 +165,8 @@ class H1Connection:
                 events.popleft()
                 self.body_complete = True
                 self._continue_pending = False
+            else:
+                self._body_taken = 0  # only a request with a body counts them
             return event
         if type(event) is ParseError:
             self.keep_alive = False
@@ -183,6 +191,7 @@ class H1Connection:
             if events and type(events[0]) is BodyData:
                 data = self._join_queued(data)
             self._parser.buffered -= len(data)
+            self._body_taken += len(data)
             self._continue_pending = False  # the client sent the body without waiting
             if events and events[0] is END_OF_BODY:
                 events.popleft()
@@ -382,6 +391,10 @@ class H1Connection:
             # Answered before asking for a body the client holds back: that body never
             # comes, so the connection cannot be reused; say so (RFC 9110 10.1.1).
             self.keep_alive = False
+        elif length is not None and not self.body_complete and self._unread_body_too_large():
+            # The response is whole, so the rest of the body will be dropped: past the
+            # discard limit that ends the connection, which the client should hear now.
+            self.keep_alive = False
         if head.app_close:
             self.keep_alive = False
         elif not self.keep_alive:
@@ -398,6 +411,19 @@ class H1Connection:
         append(b"\r\n")
         self.head_sent = True
         return b"".join(parts)
+
+    def _unread_body_too_large(self) -> bool:
+        """The declared body has more than ``DISCARD_LIMIT`` bytes left to drop.
+
+        A chunked body's remainder is unknown until it has been read: not counted.
+        """
+        request = self.request
+        if request is None:
+            return False
+        for name, value in request.headers:
+            if name == b"content-length":
+                return int(value) - self._body_taken > DISCARD_LIMIT
+        return False
 
     def _whole(self, body: bytes) -> tuple[bytes, bytes]:
         head = self._commit(len(body))

@@ -34,7 +34,7 @@ from granian_core.exchange import ClientDisconnected
 from granian_core.http2.protocol import PREFACE as H2_PREFACE
 from granian_core.http2.protocol import H2Protocol
 
-from .connection import BodyError, H1Connection
+from .connection import DISCARD_LIMIT, BodyError, H1Connection
 from .events import ParseError, RequestHead
 from .exchange import H1Exchange
 from .parsers import parser_factory
@@ -49,8 +49,6 @@ __all__ = ["Detached", "H1Protocol"]
 
 logger = logging.getLogger("_granian")
 
-#: Unread request body the server reads and drops to keep a connection alive; beyond, it closes.
-DISCARD_LIMIT = 256 * 1024
 #: Responses to pipelined requests held back for one write (--http1-pipeline-flush), at most.
 DEFERRED_LIMIT = 64 * 1024
 #: Chunk size when a file is sent by reading and writing (no sendfile).
@@ -335,7 +333,8 @@ class H1Protocol(HeldWrites, asyncio.Protocol):
             exchange._wake_done_waiter()
         conn = self._conn
         if not conn.keep_alive:
-            self._close()
+            # The client may still be sending the body: a plain close would reset.
+            self._close(linger=not conn.body_complete)
             return
         if not conn.body_complete:
             if conn.awaiting_continue:
