@@ -348,6 +348,32 @@ def test_app_content_length_too_long_body_is_cut_and_closed(run: Any) -> None:
         assert closed_by_server(sock, stream)
 
 
+def test_app_content_length_given_twice_is_sent_once(run: Any) -> None:
+    # Two content-length lines, even equal, make llhttp (Node) refuse the response.
+    async def handler(exchange: HTTPExchange) -> None:
+        headers = [(b"content-length", b"3"), (b"Content-Length", b" 3")]
+        exchange.send_response(200, headers, b"abc")
+
+    with run(handler) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(get() + get())
+        for _ in range(2):  # the same head again, as remembered by prepare_head
+            response = read_response(stream)
+            assert response.head.lower().count(b"content-length:") == 1
+            assert response.body == b"abc"
+
+
+def test_app_content_lengths_that_disagree_are_a_500(run: Any) -> None:
+    async def handler(exchange: HTTPExchange) -> None:
+        headers = [(b"content-length", b"1"), (b"content-length", b"3")]
+        exchange.send_response(200, headers, b"abc")
+
+    with run(handler) as srv, connect(srv.port) as (sock, stream):
+        sock.sendall(get())
+        response = read_response(stream)
+        assert response.status == 500
+        assert response.head.lower().count(b"content-length:") == 1
+
+
 def test_head_has_length_and_no_body(run: Any) -> None:
     async def handler(exchange: HTTPExchange) -> None:
         exchange.send_response(200, [], b"0123456789")

@@ -732,6 +732,35 @@ def test_response_trailers() -> None:
     assert [e.headers for e in trailers] == [[(b"x-sum", b"42")]]
 
 
+def test_content_length_given_twice_is_sent_once() -> None:
+    # A repeated content-length field is a malformed response to nghttp2 (curl) and h2.
+    routes = Routes()
+
+    @routes.route("/twice")
+    async def twice(exchange: HTTPExchange) -> None:
+        headers = [(b"content-length", b"3"), (b"Content-Length", b"3")]
+        exchange.send_response(200, headers, b"abc")
+
+    @routes.route("/conflict")
+    async def conflict(exchange: HTTPExchange) -> None:
+        headers = [(b"content-length", b"1"), (b"content-length", b"3")]
+        exchange.send_response(200, headers, b"abc")
+
+    with serve_h2(routes) as srv:
+        client = RawH2(srv.port)
+        client.conn.config.validate_inbound_headers = False  # so a repeat reaches the test
+        twice_id = client.request(request_headers("GET", "/twice"))
+        _, body = client.response(twice_id)
+        conflict_id = client.request(request_headers("GET", "/conflict"))
+        conflict_head, _ = client.response(conflict_id)
+        client.close()
+    received = [e for e in client.events if isinstance(e, h2.events.ResponseReceived)]
+    twice_head = next(e.headers for e in received if e.stream_id == twice_id)
+    assert [name for name, _ in twice_head].count(b"content-length") == 1
+    assert body == b"abc"
+    assert conflict_head[b":status"] == b"500"
+
+
 def test_declared_content_length_is_enforced() -> None:
     routes = Routes()
 

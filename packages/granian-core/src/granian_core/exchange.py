@@ -26,6 +26,7 @@ __all__ = [
     "TLSInfo",
     "check_final_status",
     "is_final_status",
+    "is_repeated_length",
 ]
 
 #: Header lists are ``(name, value)`` byte pairs. Request names are lower-case.
@@ -54,6 +55,19 @@ def check_final_status(status: object) -> None:
     """Raise :class:`ResponseError` unless ``status`` can answer a request (see above)."""
     if not is_final_status(status):
         raise ResponseError(f"invalid HTTP status {status!r} for a response (200 to 999)")
+
+
+def is_repeated_length(declared: int | None, length: int) -> bool:
+    """Whether an app's ``content-length`` repeats one it already gave (send it once).
+
+    Two fields, even equal, make clients refuse the response (llhttp, nghttp2);
+    different values leave the framing ambiguous (RFC 9110 §8.6): a :class:`ResponseError`.
+    """
+    if declared is None:
+        return False
+    if length != declared:
+        raise ResponseError(f"conflicting content-length values {declared} and {length}")
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from granian_core.caches import remember
-from granian_core.exchange import Headers, ResponseError
+from granian_core.exchange import Headers, ResponseError, is_repeated_length
 
 from .heads import (
     KIND_CONNECTION,
@@ -117,7 +117,10 @@ def _render(status: int, headers: Headers) -> PreparedHead:
             if kind == KIND_LENGTH:
                 if bodiless:
                     continue
-                app_length = parse_length(value)
+                length = parse_length(value)
+                if is_repeated_length(app_length, length):
+                    continue
+                app_length = length
             elif kind == KIND_TRANSFER_ENCODING:
                 continue  # framing is ours
             elif kind == KIND_CONNECTION:

@@ -27,6 +27,7 @@ import re
 from typing import TYPE_CHECKING
 
 from granian_core.caches import remember
+from granian_core.exchange import is_repeated_length
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -352,7 +353,10 @@ def _check_response_head(status: int, headers: Iterable[tuple[bytes, bytes]]) ->
         if name == b"content-length":
             if not value.isdigit():  # digits only (RFC 9110 §8.6); int() takes "-1", "1_0"
                 raise ValueError(f"Invalid content-length {raw_value!r}")
-            declared = int(value)
+            length = int(value)
+            if is_repeated_length(declared, length):
+                continue
+            declared = length
         elif name == b"server":
             has_server = True
         elif name == b"date":
