@@ -465,6 +465,12 @@ def test_response_stream(client: httpx.Client) -> None:
     assert response.text == "one,two,three"
 
 
+def test_stream_sends_at_call_time(client: httpx.Client) -> None:
+    # RSGI 1.6 4.8 (Granian): each send_* queues its chunk when called and returns an
+    # awaitable already done, so a send that the app never awaits is not lost.
+    assert client.get("/stream/unawaited").text == "sent,without await"
+
+
 def test_stream_ends_when_app_returns(client: httpx.Client) -> None:
     # A complete chunked body each time, on one kept-alive connection.
     assert client.get("/stream").text == "one,two,three"

@@ -352,6 +352,14 @@ async def stream(scope: Scope, proto: HTTPProtocol) -> None:
     await transport.send_bytes(memoryview(b"three"))
 
 
+@route("/stream/unawaited")
+async def stream_unawaited(scope: Scope, proto: HTTPProtocol) -> None:
+    # Granian sends at call time: an app that forgets the await still gets its body out.
+    transport = proto.response_stream(200, [("content-type", "text/plain")])
+    transport.send_bytes(b"sent,")
+    transport.send_str("without await")
+
+
 @route("/stream/raise")
 async def stream_raise(scope: Scope, proto: HTTPProtocol) -> None:
     transport = proto.response_stream(200, [("content-type", "text/plain")])

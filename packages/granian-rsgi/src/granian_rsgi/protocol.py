@@ -12,7 +12,7 @@ import asyncio
 import logging
 import operator
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from granian_core.exchange import ClientDisconnected
@@ -49,37 +49,64 @@ _NOT_FOUND_BODY = b"Not found"
 
 
 class HTTPStreamTransport:
-    """Body writer of ``response_stream``. Sends wait while the client reads slowly."""
+    """Body writer of ``response_stream``. Sends wait while the client reads slowly.
+
+    As in Granian, ``send_*`` queues its chunk when called and returns an awaitable:
+    an app that never awaits it still gets its body out (with no backpressure).
+    """
 
     __slots__ = ("_exchange",)
 
     def __init__(self, exchange: HTTPExchange) -> None:
         self._exchange = exchange
 
-    async def send_bytes(self, data: BytesLike) -> None:
+    def send_bytes(self, data: BytesLike) -> Awaitable[None]:
         if type(data) is not bytes:
             data = bytes(memoryview(data))
-        if self._write(data):
-            await self._drain()
+        return self._send(data)
 
-    async def send_str(self, data: str) -> None:
-        if self._write(str.encode(data, "utf-8")):
-            await self._drain()
+    def send_str(self, data: str) -> Awaitable[None]:
+        return self._send(str.encode(data, "utf-8"))
 
-    def _write(self, data: bytes) -> bool:
-        """Queue ``data``; true when the caller must wait for the client to catch up."""
+    def _send(self, data: bytes) -> Awaitable[None]:
+        """Queue ``data`` now; what the caller awaits: nothing, a drain, or the error."""
         exchange = self._exchange
         if exchange.disconnected or exchange.response_complete:
-            raise RSGIProtocolClosed()
+            return _CLOSED  # raised when awaited, as Granian's awaitable does
         if data:  # an empty write could read as the end of a chunked body
             exchange.write(data)
-        return exchange.write_paused
+        if exchange.write_paused:
+            return self._drain()
+        return _DONE
 
     async def _drain(self) -> None:
         try:
             await self._exchange.drain()
         except ClientDisconnected:
             raise RSGIProtocolClosed() from None
+
+
+class _Done:
+    """An awaitable that is already complete (a send that needs no wait)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()  # a generator that yields nothing: awaiting completes at once
+
+
+class _Closed:
+    """An awaitable that raises ``RSGIProtocolClosed`` (a send after the transport closed)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()  # a generator: the error comes when awaited, not when the send is called
+        raise RSGIProtocolClosed()
+
+
+_DONE = _Done()
+_CLOSED = _Closed()
 
 
 class _PendingFile:
