@@ -147,6 +147,33 @@ def test_sighup_replaces_workers(granian_proc: Callable[..., GranianProcess]) ->
     assert "[INFO] HUP signal received, gracefully respawning workers.." in out
 
 
+def test_a_workers_lifetime_beyond_polls_limit_is_served(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    """30 days: the supervisor's wait for it exceeded poll()'s ~24.8 days of milliseconds
+    and the server died at start with an OverflowError (Granian serves)."""
+    proc = granian_proc("--workers-lifetime", "30d", *START)
+    worker_pid(proc.url)
+    code, out = proc.stop()
+    assert code == 0
+    assert "Traceback" not in out
+
+
+def test_a_respawn_interval_beyond_polls_limit_still_stops_promptly(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    """A SIGHUP respawn waits --respawn-interval (here ~35 days) before stopping the old
+    worker; that wait overflowed poll() and left the server hung with a traceback."""
+    proc = granian_proc("--respawn-interval", "3000000", *START)
+    first = worker_pid(proc.url)
+    os.kill(proc.proc.pid, signal.SIGHUP)
+    wait_for_new_worker(proc.url, first)
+    code, out = proc.stop()
+    assert code == 0
+    assert "[INFO] Stopped old worker-1" in out
+    assert "Traceback" not in out
+
+
 def test_two_workers_both_serve(granian_proc: Callable[..., GranianProcess]) -> None:
     proc = granian_proc("--workers", "2", *START)
     pids = {worker_pid(proc.url) for _ in range(40)}

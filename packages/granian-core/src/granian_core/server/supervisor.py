@@ -43,6 +43,11 @@ logger = logging.getLogger("_granian")
 #: A worker that fails again this soon after being respawned is crash-looping.
 _CRASH_LOOP_SECONDS = 5.5
 
+#: The longest single wait: poll() takes its timeout as a C int of milliseconds, so a
+#: wait beyond ~24.8 days (a 30-day --workers-lifetime) raised OverflowError. Longer
+#: waits are made of several; each wake-up only re-checks what is due.
+_MAX_WAIT_SECONDS = 3600.0
+
 Hook = Callable[[], Any]
 
 
@@ -206,7 +211,7 @@ class Supervisor:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            mp_connection.wait([self._wake_r], left)
+            mp_connection.wait([self._wake_r], min(left, _MAX_WAIT_SECONDS))
             self._drain_wakeups()
 
     # -- the loop -------------------------------------------------------------------------
@@ -244,7 +249,9 @@ class Supervisor:
         workers = list(self._workers.values())
         times = [m.next_check_at(workers) for m in self.monitors]
         next_at = min((t for t in times if t is not None), default=None)
-        return None if next_at is None else max(0.0, next_at - time.monotonic())
+        if next_at is None:
+            return None
+        return min(max(0.0, next_at - time.monotonic()), _MAX_WAIT_SECONDS)
 
     def _due_respawns(self) -> dict[int, RespawnMonitor]:
         """Workers due for a graceful respawn, each with the (first) monitor that said so."""
