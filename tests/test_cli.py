@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -263,6 +264,33 @@ def test_bad_value_from_env_var_reads_like_a_flag_error() -> None:
     result = invoke(APP, env={"GRANIAN_WORKERS": "0"})
     assert result.exit_code == 2
     assert "Error: Invalid value for '--workers': 0 is not in the range x>=1." in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "shown"),
+    [
+        (["--respawn-interval", "nan"], {}, "nan"),
+        (["--respawn-interval", "inf"], {}, "inf"),
+        ([], {"GRANIAN_RESPAWN_INTERVAL": "NaN"}, "nan"),
+    ],
+)
+def test_a_respawn_interval_must_be_finite(
+    args: list[str], env: dict[str, str], shown: str
+) -> None:
+    """nan passed click's x>=0 check (inf passes it), and the first SIGHUP then crashed the
+    server in the middle of a respawn, leaving it hung."""
+    result = subprocess.run(
+        granian_command(*args, "--port", "0", APP),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '--respawn-interval': {shown} is not a finite number."
+    )
 
 
 def test_log_config_must_be_a_json_object(tmp_path: Path) -> None:

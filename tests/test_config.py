@@ -285,6 +285,16 @@ def test_paths_and_lists_are_normalized() -> None:
     assert isinstance(config.respawn_interval, float)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_float_option_must_be_finite(value: float) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ServerConfig(respawn_interval=value)
+    assert str(info.value) == (
+        f"Invalid value for 'respawn_interval' (--respawn-interval): {value} "
+        "is not a finite number."
+    )
+
+
 # -- cross-field validation -----------------------------------------------------------------
 @pytest.mark.parametrize("address", ["localhost", "example.com", "127.0.0", ""])
 def test_address_must_be_an_ip_literal(address: str) -> None:

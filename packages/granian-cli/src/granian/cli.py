@@ -7,6 +7,7 @@ click option with Granian's flag, ``GRANIAN_*`` env var, default and range.
 from __future__ import annotations
 
 import json
+import math
 import os
 from enum import Enum
 from pathlib import Path
@@ -49,6 +50,21 @@ class Duration(click.IntRange):
 
 def _as_int(bound: float | None) -> int | None:
     return None if bound is None else int(bound)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's float range without nan and infinities (nan passes any range check).
+
+    Named ``float`` as Granian's plain FLOAT options are: ``'x' is not a valid float.``
+    """
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
 
 
 class EnumType(click.Choice):  # type: ignore[type-arg]
@@ -113,9 +129,7 @@ def _param_type(option: ConfigOption) -> click.ParamType[Any] | None:
             return click.INT
         return click.IntRange(_as_int(spec.min), _as_int(spec.max))
     if kind == "float":
-        if spec.min is None and spec.max is None:
-            return click.FLOAT
-        return click.FloatRange(spec.min, spec.max)
+        return FiniteFloatRange(spec.min, spec.max)
     if kind == "octal":
         return OctalIntType()
     if kind == "json":

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import importlib.util
 import ipaddress
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -847,6 +848,7 @@ def _normalize_one(option: ConfigOption, value: Any) -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _type_error(option, value, "a number")
+        _check_finite(option, value)
         _check_range(option, value)
         return float(value)
     return value  # "object": the Python API passes it through
@@ -881,6 +883,15 @@ def describe_range(low: float | None, high: float | None) -> str:
 
 def _number(value: float | None) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _check_finite(option: ConfigOption, value: float) -> None:
+    # nan passes every range check, and neither nan nor inf is a duration: a SIGHUP
+    # with --respawn-interval nan or inf crashed the supervisor mid-respawn.
+    if not math.isfinite(value):
+        raise ConfigurationError(
+            f"Invalid value for {option.label}: {value} is not a finite number."
+        )
 
 
 def _check_range(option: ConfigOption, value: float) -> None:
