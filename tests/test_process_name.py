@@ -49,7 +49,19 @@ def test_process_name_titles_main_and_workers(
 def test_default_titles_when_setproctitle_is_installed(
     granian_proc: Callable[..., GranianProcess],
 ) -> None:
-    server = granian_proc("--interface", "asgi", APP)
+    _assert_default_titles(granian_proc("--interface", "asgi", APP))
+
+
+def test_an_empty_process_name_keeps_the_default_titles(
+    granian_proc: Callable[..., GranianProcess],
+) -> None:
+    """``--process-name ''`` titled the main process '' (ps shows '?') and the workers
+    ' worker-1'; Granian treats it as unset."""
+    _assert_default_titles(granian_proc("--process-name", "", "--interface", "asgi", APP))
+
+
+def _assert_default_titles(server: GranianProcess) -> None:
+    """``granian {interface} {bind} {target}`` for the main process, `` worker-1`` added."""
     worker = _worker_pid(server.url)
     main = f"granian asgi 127.0.0.1:{server.port} {APP}"
     assert _title(server.proc.pid) == main

@@ -1,7 +1,7 @@
 """Process titles (``--process-name``), set with setproctitle when it is installed.
 
 As in Granian: with setproctitle installed, the main process is titled
-``--process-name`` or, by default, ``granian {interface} {bind} {target}``, and
+``--process-name`` (unless empty) or, by default, ``granian {interface} {bind} {target}``, and
 each worker gets the same title followed by `` worker-N``. Without setproctitle
 titles are left alone; ``--process-name`` is then refused by the configuration.
 """
@@ -25,7 +25,7 @@ MISSING_SETPROCTITLE = (
 
 
 def main_title(config: ServerConfig, target: Any, sockets: Sequence[socket.socket]) -> str:
-    if config.process_name is not None:
+    if config.process_name:  # '' is unset, as in Granian: never an empty title
         return config.process_name
     binds = " ".join(bind_address(sock) for sock in sockets)
     return f"granian {config.interface} {binds} {_target_name(target)}"
