@@ -306,6 +306,30 @@ def test_exporter_answers_get_and_head_on_any_path(exporter: MetricsExporter) ->
         assert client.post("/metrics").status_code == 501
 
 
+@pytest.mark.parametrize(
+    ("request_head", "status_line"),
+    [
+        (b"HELLO\r\n\r\n", b"HTTP/1.1 400 Bad Request\r\n"),
+        (b"GET / HTTP/2.0\r\n\r\n", b"HTTP/1.1 505 HTTP Version Not Supported\r\n"),
+    ],
+)
+def test_exporter_answers_a_broken_request_with_a_status_line(
+    exporter: MetricsExporter, request_head: bytes, status_line: bytes
+) -> None:
+    """The standard library answered a garbled request line as HTTP/0.9: an HTML page
+    with no status line and no headers. Granian's exporter: 400, empty body, closed."""
+    with socket.create_connection(("127.0.0.1", exporter.port), timeout=5) as sock:
+        sock.sendall(request_head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(status_line)
+    assert b"\r\nConnection: close\r\n" in head + b"\r\n"
+    assert b"\r\nContent-Length: 0\r\n" in head + b"\r\n"
+    assert body == b""
+
+
 def test_exporter_closes_connections_beyond_its_limit(exporter: MetricsExporter) -> None:
     request = b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n"
     kept: list[socket.socket] = []

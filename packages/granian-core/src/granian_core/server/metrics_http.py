@@ -1,7 +1,8 @@
 """The exporter: a small HTTP/1.1 server thread in the main process (``--metrics``).
 
 Every request, whatever its path, gets the current exposition text (Granian serves
-its metrics on any path too; Prometheus asks for ``/metrics``). GET and HEAD only.
+its metrics on any path too; Prometheus asks for ``/metrics``). GET and HEAD only:
+other methods get a 501, a garbled request a 400, with empty bodies.
 Scrapes are rare and tiny, so this is the standard library's threaded server: one
 thread per connection, keep-alive, a 5 s read timeout (Granian's), and at most
 ``MAX_CONNECTIONS`` connections at once (further ones are closed at once).
@@ -151,8 +152,18 @@ class _ExporterServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 class _MetricsHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: The version assumed until the request line gives one. The standard library's
+    #: HTTP/0.9 answered a garbled request line with a bare HTML page: no status line.
+    default_request_version = "HTTP/1.0"
+    #: Error answers (400, 501, 505) have an empty body, as Granian's exporter's 400.
+    error_message_format = ""
+    error_content_type = "text/plain; charset=utf-8"
     timeout = READ_TIMEOUT
     server: _ExporterServer
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The standard reason phrase: the library's own would quote the client's request.
+        super().send_error(code)
 
     def do_GET(self) -> None:
         self._answer(with_body=True)
