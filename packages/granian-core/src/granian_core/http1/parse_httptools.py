@@ -158,7 +158,7 @@ class HttptoolsParser(ParserBase):
     def _on_error(self, exc: Exception) -> None:
         if self._done:  # bytes after the connection's last request: never served
             return
-        error = self._error or ParseError(400, str(exc) or "Malformed request")
+        error = self._error or _parse_error(exc)
         self._fail(error)
 
     def _fail(self, error: ParseError) -> None:
@@ -284,3 +284,15 @@ class HttptoolsParser(ParserBase):
         self._parser = httptools.HttpRequestParser(self)
         self._replaying = True
         self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n")
+
+
+#: llhttp's error for a well-formed version it does not know (it knows 0.9, 1.0, 1.1, 2.0).
+_UNKNOWN_VERSION = "Invalid HTTP version"
+
+
+def _parse_error(exc: Exception) -> ParseError:
+    """llhttp's refusal as our status: 505 for an unsupported version, as h11's path gives."""
+    reason = str(exc)
+    if reason == _UNKNOWN_VERSION:
+        return ParseError(505, "HTTP version not supported")
+    return ParseError(400, reason or "Malformed request")
