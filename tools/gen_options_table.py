@@ -69,7 +69,8 @@ def _row(option: ConfigOption) -> str:
     if option.spec.implemented is False:
         description += " (not implemented yet)"
     elif isinstance(option.spec.implemented, tuple):
-        allowed = ", ".join(repr(value) for value in (option.default, *option.spec.implemented))
+        values = dict.fromkeys((option.default, *option.spec.implemented))  # each once
+        allowed = ", ".join(repr(value) for value in values)
         description += f" (only {allowed} implemented yet)"
     cells = [
         _flags(option),
