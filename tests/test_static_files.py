@@ -20,7 +20,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ import httpx
 import pytest
 from granian_core.config import ServerConfig
 from granian_core.errors import ConfigurationError
+from granian_core.exchange import HTTPExchange
+from granian_core.interface import Interface
+from granian_core.static.files import StaticFiles, StaticMount
 
 from .conftest import ROOT, GranianProcess, ServerHandle, free_port, granian_command, run_server
 from .helpers import complete_lifespan, connect, read_until_eof
@@ -562,3 +565,33 @@ def test_cli_mismatched_routes_and_mounts_is_a_one_line_error(site: Site) -> Non
         "give one route per mount\n"
     )
     assert "Traceback" not in result.stdout
+
+
+class _VanishingFiles(StaticFiles):
+    """Static routes whose file is deleted right after it is found: the find/open race."""
+
+    def find(self, mount: StaticMount, rest: bytes) -> Any:
+        found = super().find(mount, rest)
+        if found is not None:
+            os.unlink(found[0])
+        return found
+
+
+class _StaticOnly(Interface):
+    """Every request goes to the app's ``StaticFiles`` table (the app is that table)."""
+
+    def handle_http(self, exchange: HTTPExchange) -> Awaitable[None]:
+        files: StaticFiles = self.app
+        matched = files.match(exchange.raw_path)
+        assert matched is not None
+        return files.serve(exchange, *matched)
+
+
+def test_a_file_gone_between_finding_and_opening_is_a_counted_404(tmp_path: Path) -> None:
+    (tmp_path / "soon-gone.txt").write_bytes(b"here a moment")
+    files = _VanishingFiles([StaticMount("/static", str(tmp_path))], None, 0)
+    with run_server(files, interface=_StaticOnly) as server:
+        response = httpx.get(f"{server.url}/static/soon-gone.txt", timeout=5)
+    assert (response.status_code, response.content) == (404, b"Not found")
+    # Counted with the other 404s (--metrics: static_requests_err), as a missing file is.
+    assert (files.requests, files.not_found) == (1, 1)

@@ -106,9 +106,10 @@ class Interface(abc.ABC):
 
         If it raises before a response started, the core answers 500 and logs
         ``Application callable raised an exception``; after, it drops the
-        connection. If it returns without any response, the core answers 500
-        with an empty body; with a response started but not ended, the core
-        drops the connection (the body is incomplete).
+        connection. If it returns without any response, the core logs
+        ``Application callable returned without sending a response`` and answers
+        500 ``Internal server error``; with a response started but not ended, it
+        logs ``...without completing its response`` and drops the connection.
         """
 
     def start_http(self, exchange: HTTPExchange) -> asyncio.Future[None] | None:

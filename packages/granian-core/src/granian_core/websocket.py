@@ -2,8 +2,8 @@
 
 The core owns the handshake checks, framing, fragmentation, ping/pong, size
 limits, compression and the close handshake. An adapter gets one
-:class:`WebSocketSession` per valid upgrade request (HTTP/1.1 ``Upgrade``, or
-later an HTTP/2 extended CONNECT) in ``Interface.handle_websocket`` and maps
+:class:`WebSocketSession` per valid upgrade request (an HTTP/1.1 ``Upgrade``, or an
+HTTP/2 extended CONNECT, RFC 8441) in ``Interface.handle_websocket`` and maps
 its own API onto the few methods below, as it maps HTTP onto ``HTTPExchange``.
 
 The contract is documented for third-party adapters in the package README.

@@ -109,7 +109,8 @@ class StaticFiles:
             self.not_found += 1
             send_not_found(exchange)
             return
-        await self.responder.send(exchange, *found)
+        if not await self.responder.send(exchange, *found):
+            self.not_found += 1  # gone between finding and opening it: a 404 all the same
 
 
 def _stat_inside(mount: StaticMount, candidate: str) -> Found | None:

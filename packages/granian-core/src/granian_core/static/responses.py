@@ -53,8 +53,11 @@ class FileResponder:
         )
         self._content_types: dict[str, HeaderPairs] = {}
 
-    async def send(self, exchange: HTTPExchange, path: str, info: os.stat_result) -> None:
-        """The file at ``path`` (``info`` is its stat), or a 304 when the client has it."""
+    async def send(self, exchange: HTTPExchange, path: str, info: os.stat_result) -> bool:
+        """The file at ``path`` (``info`` is its stat), or a 304 when the client has it.
+
+        False when the file could not be opened after all, and a 404 went out instead.
+        """
         validators = (
             (b"etag", b'"%x-%x"' % (info.st_mtime_ns, info.st_size)),
             (b"last-modified", formatdate(info.st_mtime, usegmt=True).encode()),
@@ -62,10 +65,10 @@ class FileResponder:
         status = precondition(exchange.method, exchange.headers, validators[0][1], info.st_mtime)
         if status == 304:
             exchange.send_response(304, [*self._cache_control, *validators])
-            return
+            return True
         if status == 412:
             exchange.send_response(412, [*validators], b"")
-            return
+            return True
         headers = [*self.content_type(path), *self._cache_control, *validators]
         try:
             await exchange.send_file(200, headers, path)
@@ -74,6 +77,8 @@ class FileResponder:
             if exchange.response_started:
                 raise
             send_not_found(exchange)
+            return False
+        return True
 
     def content_type(self, path: str) -> HeaderPairs:
         """The ``content-type`` header for ``path``'s extension (none when unknown)."""
