@@ -38,7 +38,14 @@ from granian_core.server.sockets import bind_tcp
 from granian_core.server.state import WorkerState
 from granian_core.server.worker import WorkerServer
 from granian_core.tls import TLS_HANDSHAKE_TIMEOUT, build_ssl_context
-from hyperframe.frame import DataFrame, Frame, HeadersFrame, RstStreamFrame
+from hyperframe.frame import (
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+)
 
 Handler = Callable[[HTTPExchange], Awaitable[None]]
 
@@ -914,6 +921,44 @@ def test_keep_alive_ping_unanswered_closes_the_connection() -> None:
     assert closed_after is not None
 
 
+def held_routes(body: bytes) -> tuple[Routes, threading.Event]:
+    """Routes whose ``/hold`` answers ``body`` once the returned event is set."""
+    routes = Routes()
+    release = threading.Event()
+
+    @routes.route("/hold")
+    async def hold(exchange: HTTPExchange) -> None:
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        exchange.send_response(200, [], body)
+
+    return routes, release
+
+
+def test_keep_alive_ping_unanswered_sends_goaway_before_closing() -> None:
+    routes, release = held_routes(b"late")
+    with serve_h2(routes, http2_keep_alive_interval=100, http2_keep_alive_timeout=1) as srv:
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        held = conn.get_next_available_stream_id()
+        conn.send_headers(held, request_headers("GET", "/hold"), end_stream=True)
+        sock.sendall(conn.data_to_send())  # and never a PING ACK: frames are read raw
+        frames = RawFrames(sock)
+        try:
+            frames.wait_for(lambda f: isinstance(f, PingFrame))
+            terminated = frames.wait_for(lambda f: isinstance(f, GoAwayFrame))
+            frames.wait_closed()
+        finally:
+            release.set()
+            sock.close()
+    # Graceful code, and the stream in flight named as (maybe) processed.
+    assert (terminated.error_code, terminated.last_stream_id) == (
+        h2.errors.ErrorCodes.NO_ERROR,
+        held,
+    )
+
+
 def test_keep_alive_ping_answered_keeps_the_connection() -> None:
     with serve_h2(http2_keep_alive_interval=50, http2_keep_alive_timeout=1) as srv:
         client = RawH2(srv.port)  # RawH2 sends h2's automatic PING ACKs back
@@ -928,15 +973,7 @@ def test_keep_alive_ping_answered_keeps_the_connection() -> None:
 
 
 def test_graceful_shutdown_goaway_lets_open_streams_finish() -> None:
-    routes = Routes()
-    release = threading.Event()
-
-    @routes.route("/hold")
-    async def hold(exchange: HTTPExchange) -> None:
-        while not release.is_set():
-            await asyncio.sleep(0.01)
-        exchange.send_response(200, [], b"finished")
-
+    routes, release = held_routes(b"finished")
     with serve_h2(routes) as srv:
         client = RawH2(srv.port)
         try:

@@ -489,7 +489,13 @@ class H2Protocol(asyncio.Protocol):
         self._ping_deadline = self.loop.call_later(timeout, self._keepalive_expired)
 
     def _keepalive_expired(self) -> None:
+        """No PING ACK in time: GOAWAY, then close without waiting for the peer.
+
+        The GOAWAY (RFC 9113 §6.8: sent before closing) tells a client that is slow rather
+        than gone which of its streams were processed, so it can retry the others.
+        """
         self._ping_deadline = None
+        self._connection.close_connection(NO_ERROR)
         self._close(graceful=False)
 
     def _cancel_timers(self) -> None:
