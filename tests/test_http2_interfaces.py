@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import h2.events
 import httpx
 import pytest
 import trustme
@@ -17,7 +18,7 @@ from granian_core.interface import load_interface
 
 from .conftest import run_server
 from .helpers import complete_lifespan
-from .test_http2_server import serve_h2
+from .test_http2_server import RawH2, request_headers, serve_h2
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one stream window of frames
 CHUNK = 64 * 1024
@@ -144,6 +145,26 @@ def test_an_interim_status_as_the_response_is_a_500_on_that_stream_only(name: st
     assert failed.status_code == 500
     assert after.status_code == 200
     assert after.content == b"same connection"
+
+
+@pytest.mark.parametrize("name", ["asgi", "rsgi", "wsgi"])
+def test_expect_100_continue_is_answered_when_the_app_reads(name: str) -> None:
+    # The client holds its body back until the 100 (RFC 9110 10.1.1); without one, curl
+    # waits a second and other clients may wait for good.
+    with serve_h2(APPS[name], interface_cls=load_interface(name), interface=name) as srv:
+        client = RawH2(srv.port)
+        head = request_headers("POST", "/echo", expect="100-continue", content_length="4")
+        stream_id = client.request(head, end=False)
+        interim = client.wait_for(
+            lambda e: isinstance(e, h2.events.InformationalResponseReceived), timeout=5
+        )
+        client.conn.send_data(stream_id, b"held", end_stream=True)
+        client.flush()
+        headers, body = client.response(stream_id)
+        client.close()
+    assert dict(interim.headers)[b":status"] == b"100"
+    assert headers[b":status"] == b"200"
+    assert body == b"held"
 
 
 @pytest.mark.parametrize("name", ["asgi", "rsgi", "wsgi"])

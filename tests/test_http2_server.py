@@ -695,6 +695,27 @@ def test_client_reset_disconnects_the_exchange() -> None:
     assert body == b"still fine"
 
 
+def test_no_100_continue_once_the_response_started() -> None:
+    routes = Routes()
+
+    @routes.route("/early")
+    async def early(exchange: HTTPExchange) -> None:
+        exchange.start_response(413, [])
+        exchange.send_head()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(exchange.receive(), 0.2)  # the client holds its body back
+        exchange.end_response()
+
+    with serve_h2(routes) as srv:
+        client = RawH2(srv.port)
+        head = request_headers("POST", "/early", expect="100-continue", content_length="4")
+        stream_id = client.request(head, end=False)
+        headers, _ = client.response(stream_id)
+        client.close()
+    assert headers[b":status"] == b"413"
+    assert not [e for e in client.events if isinstance(e, h2.events.InformationalResponseReceived)]
+
+
 def test_request_trailers_are_in_extensions() -> None:
     routes = Routes()
 

@@ -30,6 +30,8 @@ __all__ = ["H2Exchange", "StreamOwner"]
 
 #: Bytes read from a file per write by ``send_file`` (a multiple of the frame size).
 FILE_CHUNK = 256 * 1024
+#: The interim head answering ``expect: 100-continue`` (HEADERS without END_STREAM).
+CONTINUE_HEAD = [(b":status", b"100")]
 
 
 class StreamOwner(Protocol):
@@ -62,6 +64,10 @@ class StreamOwner(Protocol):
     async def read_file(self, file: IO[bytes], size: int) -> bytes: ...
 
 
+def _expects_continue(headers: Headers) -> bool:
+    return any(name == b"expect" and value.lower() == b"100-continue" for name, value in headers)
+
+
 def _no_body(method: str, status: int) -> bool:
     return method == "HEAD" or status < 200 or status in (204, 304)
 
@@ -73,6 +79,7 @@ class H2Exchange(HTTPExchange):
         "_body_gone",
         "_body_waiter",
         "_chunks",
+        "_continue_pending",
         "_declared",
         "_done_waiter",
         "_drain_waiter",
@@ -135,6 +142,8 @@ class H2Exchange(HTTPExchange):
         self._declared: int | None = None  # content-length the application declared
         self._sent = 0
         self._skip_body = False  # HEAD, 1xx, 204, 304: body bytes are dropped
+        #: A body is to come: ``expect: 100-continue`` is looked for at the first wait for it.
+        self._continue_pending = not ended
 
     # -- called by the protocol ------------------------------------------------------
     def feed(self, data: bytes, flow_length: int) -> None:
@@ -210,6 +219,8 @@ class H2Exchange(HTTPExchange):
                 return b""
             if self.disconnected or self._body_gone:
                 raise ClientDisconnected()
+            if self._continue_pending:
+                self._send_continue()
             waiter = self._body_waiter = self._owner.loop.create_future()
             try:
                 await waiter
@@ -400,6 +411,16 @@ class H2Exchange(HTTPExchange):
         return {} if self.trailers is None else {"trailers": self.trailers}
 
     # -- helpers -------------------------------------------------------------------------
+    def _send_continue(self) -> None:
+        """``100 Continue`` the first time the application waits for a body the client may
+        hold back for it (RFC 9110 §10.1.1), as HTTP/1 does; not once the response started.
+
+        Looked for only here, off the hot path: most requests never wait for their body.
+        """
+        self._continue_pending = False
+        if not self.response_started and _expects_continue(self.headers):
+            self._owner.send_head(self, CONTINUE_HEAD, False)
+
     def _start(self, status: int) -> None:
         if self.response_started:
             raise ResponseError("The response has already started")
