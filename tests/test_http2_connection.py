@@ -15,6 +15,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.settings
+import hpack
 import pytest
 from granian_core.http2.connection import (
     PREFACE,
@@ -559,10 +560,36 @@ def test_an_undecodable_block_is_a_compression_error() -> None:
     )
 
 
-def test_a_header_list_over_the_limit_is_enhance_your_calm() -> None:
+def test_a_header_list_over_the_limit_is_a_431_on_that_stream_only() -> None:
     pair = Pair(H2Settings(max_header_list_size=500))
-    frame = pair.headers_frame(1, [*GET, (b"x-big", b"b" * 600)], END_HEADERS | END_STREAM)
-    assert pair.connection_error(frame) == ENHANCE_YOUR_CALM
+    big = [*GET, (b"x-big", b"b" * 600)]
+    frames = pair.feed(pair.headers_frame(1, big, END_HEADERS | END_STREAM))
+    assert [(kind, flags & END_STREAM, stream) for kind, flags, stream, _ in frames] == [
+        (HEADERS, END_STREAM, 1)
+    ]
+    assert hpack.Decoder().decode(frames[0][3]) == [(":status", "431")]
+    assert pair.log.take() == []  # the handler (the app) never hears of it
+    # The block was decoded all the same: the next request reads right.
+    assert pair.feed(pair.headers_frame(3, GET, END_HEADERS | END_STREAM)) == []
+    assert [event[:2] for event in pair.log.take()] == [("request", 3)]
+
+
+def test_an_oversized_request_still_sending_its_body_is_asked_to_stop() -> None:
+    pair = Pair(H2Settings(max_header_list_size=500))
+    big = [*POST, (b"x-big", b"b" * 600)]
+    frames = pair.feed(pair.headers_frame(1, big, END_HEADERS))
+    assert [(kind, stream) for kind, _, stream, _ in frames] == [(HEADERS, 1), (RST_STREAM, 1)]
+    assert int.from_bytes(frames[1][3], "big") == NO_ERROR  # RFC 9113 §8.1
+    # What it still sends is dropped (and counted for the connection window), no error.
+    assert pair.feed(raw(DATA, END_STREAM, 1, b"body")) == []
+    assert pair.log.take() == [("discarded", 4)]
+
+
+def test_oversized_trailers_reset_their_stream_only() -> None:
+    pair = Pair(H2Settings(max_header_list_size=500))
+    stream_id = pair.open()
+    trailers = pair.headers_frame(stream_id, [(b"x-big", b"b" * 600)], END_HEADERS | END_STREAM)
+    assert pair.stream_error(trailers) == (stream_id, ENHANCE_YOUR_CALM)
 
 
 # -- stream ids and states ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ and validated by ``headers.parse_request_head``; response blocks are encoded by
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
@@ -94,6 +95,8 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_EMPTY_DATA_RUN = 1_000
 
 _HEADERS_TYPE = HEADERS << 40  # the type byte of a frame header, as an int
+#: The answer to a request whose header list is over --http2-max-headers-size (as Granian).
+_HEADERS_TOO_LARGE = [(b":status", b"431")]
 _PREFACE_SIZE = len(PREFACE)
 
 
@@ -384,19 +387,31 @@ class ServerConnection:
         """A complete header block: a new request, trailers, or a late block to drop."""
         stream = self.streams.get(stream_id)
         if stream is not None:
-            fields = self._decode(block)
+            try:
+                fields = self._decode(block)
+            except HeaderListTooLarge:
+                self._stream_error(stream_id, ENHANCE_YOUR_CALM)  # oversized trailers
+                return
             if bad_priority:
                 self._stream_error(stream_id, PROTOCOL_ERROR)
             else:
                 self._trailers(stream_id, stream, fields, end_stream)
             return
         if stream_id <= self.highest_inbound_stream_id:
-            self._decode(block)  # the HPACK table must stay in step with the client's
+            # The HPACK table must stay in step with the client's; an oversized list was
+            # decoded all the same.
+            with contextlib.suppress(HeaderListTooLarge):
+                self._decode(block)
             self._late_frame(stream_id, is_data=False)
             return
         if not stream_id & 1:
             raise ProtocolError(PROTOCOL_ERROR, "Client opened an even-numbered stream")
-        fields = self._decode(block)
+        try:
+            fields = self._decode(block)
+        except HeaderListTooLarge:
+            self.highest_inbound_stream_id = stream_id
+            self._answer_without_app(stream_id, _HEADERS_TOO_LARGE, end_stream)
+            return
         self.highest_inbound_stream_id = stream_id
         if len(self.streams) >= self.max_concurrent_streams:
             # A stream error (RFC 9113 §5.1.2): the client may retry it later; the
@@ -440,12 +455,30 @@ class ServerConnection:
         self._remote_ended(stream_id, stream)
 
     def _decode(self, block: bytes) -> list[tuple[bytes, bytes]]:
+        """The block's fields. ``HeaderListTooLarge`` passes: the block was decoded all the
+        same (the dynamic table is in step), so it costs one stream, not the connection."""
         try:
             return self.decoder.decode(block)
         except HeaderListTooLarge:
-            raise ProtocolError(ENHANCE_YOUR_CALM, "Header list too large") from None
+            raise
         except HPACKError as exc:
             raise ProtocolError(COMPRESSION_ERROR, f"HPACK: {exc}") from None
+
+    def _answer_without_app(
+        self, stream_id: int, head: list[tuple[bytes, bytes]], remote_ended: bool
+    ) -> None:
+        """A whole response to a request the app never sees, on a stream never opened.
+
+        If the client is still sending, RST_STREAM(NO_ERROR) asks it to stop (RFC 9113
+        §8.1); what it sent meanwhile is dropped like any frame after our reset.
+        """
+        block = self.encoder.encode(head)
+        self._out += headers_frames(stream_id, block, True, self.max_outbound_frame_size)
+        if remote_ended:
+            self._closed_streams.add(stream_id, ENDED)
+        else:
+            self._out.append(rst_stream_frame(stream_id, NO_ERROR))
+            self._closed_streams.add(stream_id, RESET_SENT)
 
     # -- DATA ------------------------------------------------------------------------------
     def _receive_data_frame(self, flags: int, stream_id: int, payload: bytes) -> None:
