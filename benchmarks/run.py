@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="measure each workload N times, servers taking turns; report each median",
     )
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="keep every server up between its runs (idle beside the measured one on its "
+        "CPU); by default only the measured server runs",
+    )
     parser.add_argument("--list", action="store_true", help="list workloads and servers")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -177,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     pythons = prepare(servers, args.ours_python)
     meta = describe_machine(pythons, timing)
     meta["rounds"] = args.rounds
+    meta["isolated"] = not args.shared
     print(
         f"benchmarks: {meta['timing']}, {len(servers)} servers, {len(workloads)} workloads, "
         f"{args.rounds} round(s)"
     )
     if meta["loadavg_start"][0] > BUSY_LOAD:
         print(f"warning: load average {meta['loadavg_start'][0]:.1f}: results will be noisy")
-    plan = Plan(servers, workloads, timing, pythons, pythons["tools"], args.rounds)
+    plan = Plan(servers, workloads, timing, pythons, pythons["tools"], args.rounds, not args.shared)
     results = run_plan(plan)
     meta["loadavg_end"] = os.getloadavg()
     print()
